@@ -1,0 +1,151 @@
+import ky, { HTTPError, TimeoutError, type KyInstance } from 'ky';
+import type { z } from 'zod';
+import { KlarnaApiError, klarnaErrorFromResponse, type KlarnaOperation } from './errors.js';
+import {
+  createCustomerTokenResponse,
+  createSessionResponse,
+  customerTokenDetails,
+  sessionDetails,
+  type CreateCustomerTokenRequest,
+  type CreateSessionRequest,
+} from './payments-schemas.js';
+
+/** The subset of pino's logger the client uses, so tests can pass any compatible logger. */
+export interface ClientLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface KlarnaClientOptions {
+  baseUrl: string;
+  username: string;
+  password: string;
+  timeoutMs: number;
+  logger?: ClientLogger;
+  /** For tests: a fetch implementation (defaults to the global one). */
+  fetch?: typeof fetch;
+}
+
+export interface KlarnaResult<T> {
+  body: T;
+  correlationId?: string;
+}
+
+interface CallSpec<S extends z.ZodType | undefined> {
+  operation: KlarnaOperation;
+  method: 'get' | 'post' | 'patch' | 'delete';
+  path: string;
+  /** The path with credentials (authorization and customer tokens) replaced, for logs. */
+  logPath: string;
+  json?: unknown;
+  headers?: Record<string, string>;
+  schema: S;
+}
+
+const silent: ClientLogger = { info() {}, warn() {} };
+
+/**
+ * Klarna's HTTP API behind typed calls. No retries here: Temporal retries activities, and a
+ * retry must reuse the activity's idempotency key, which only the activity knows.
+ */
+export function createKlarnaClient(options: KlarnaClientOptions) {
+  const logger = options.logger ?? silent;
+  const http: KyInstance = ky.create({
+    prefixUrl: options.baseUrl,
+    timeout: options.timeoutMs,
+    retry: 0,
+    throwHttpErrors: false,
+    fetch: options.fetch,
+    headers: {
+      authorization: `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`,
+      'user-agent': 'klarna-token-sagas/0.1',
+    },
+  });
+
+  async function call<S extends z.ZodType | undefined>(
+    spec: CallSpec<S>,
+  ): Promise<KlarnaResult<S extends z.ZodType ? z.output<S> : undefined>> {
+    const started = Date.now();
+    const log = { operation: spec.operation, method: spec.method.toUpperCase(), path: spec.logPath };
+    let response: Response;
+    try {
+      response = await http(spec.path.replace(/^\//, ''), { method: spec.method, json: spec.json, headers: spec.headers });
+    } catch (err) {
+      const reason = err instanceof TimeoutError ? 'timeout' : err instanceof HTTPError ? 'http' : 'connection';
+      logger.warn({ ...log, reason, durationMs: Date.now() - started }, 'klarna call got no answer');
+      throw new KlarnaApiError({ kind: 'network', operation: spec.operation, errorMessages: [reason] });
+    }
+    const correlationId = response.headers.get('klarna-correlation-id') ?? undefined;
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const done = { ...log, status: response.status, correlationId, durationMs: Date.now() - started };
+    if (!response.ok) {
+      const error = klarnaErrorFromResponse(spec.operation, response.status, body, correlationId);
+      logger.warn({ ...done, kind: error.kind, errorCode: error.details.errorCode }, 'klarna call failed');
+      throw error;
+    }
+    logger.info(done, 'klarna call succeeded');
+    if (!spec.schema) return { body: undefined as never, correlationId };
+    const parsed = spec.schema.safeParse(body);
+    if (!parsed.success) {
+      throw new KlarnaApiError({
+        kind: 'unexpected_response',
+        operation: spec.operation,
+        httpStatus: response.status,
+        correlationId,
+        errorMessages: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`),
+      });
+    }
+    return { body: parsed.data as never, correlationId };
+  }
+
+  const enc = encodeURIComponent;
+  return {
+    createSession: (body: CreateSessionRequest) =>
+      call({ operation: 'create_session', method: 'post', path: '/payments/v1/sessions', logPath: '/payments/v1/sessions', json: body, schema: createSessionResponse }),
+
+    readSession: (sessionId: string) =>
+      call({
+        operation: 'read_session',
+        method: 'get',
+        path: `/payments/v1/sessions/${enc(sessionId)}`,
+        logPath: `/payments/v1/sessions/${sessionId}`,
+        schema: sessionDetails,
+      }),
+
+    createCustomerToken: (authorizationToken: string, body: CreateCustomerTokenRequest) =>
+      call({
+        operation: 'create_customer_token',
+        method: 'post',
+        path: `/payments/v1/authorizations/${enc(authorizationToken)}/customer-token`,
+        logPath: '/payments/v1/authorizations/{authorization_token}/customer-token',
+        json: body,
+        schema: createCustomerTokenResponse,
+      }),
+
+    readCustomerToken: (customerToken: string) =>
+      call({
+        operation: 'read_customer_token',
+        method: 'get',
+        path: `/customer-token/v1/tokens/${enc(customerToken)}`,
+        logPath: '/customer-token/v1/tokens/{customer_token}',
+        schema: customerTokenDetails,
+      }),
+
+    releaseAuthorization: (authorizationToken: string) =>
+      call({
+        operation: 'release_authorization',
+        method: 'delete',
+        path: `/payments/v1/authorizations/${enc(authorizationToken)}`,
+        logPath: '/payments/v1/authorizations/{authorization_token}',
+        schema: undefined,
+      }),
+  };
+}
+
+export type KlarnaClient = ReturnType<typeof createKlarnaClient>;
