@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+// What every flow reports about itself (query result, workflow result, API answer). It never
+// holds a customer token or an authorization token: tokens are named by their vault reference.
+
+export const flowType = z.enum(['tokenize']);
+export type FlowType = z.infer<typeof flowType>;
+
+export const tokenizeState = z.enum([
+  'CREATING_SESSION',
+  'AWAITING_AUTHORIZATION',
+  'CREATING_TOKEN',
+  'COMPLETED',
+  'ABANDONED',
+  'EXPIRED',
+  'FAILED',
+]);
+export type TokenizeState = z.infer<typeof tokenizeState>;
+export const terminalTokenizeStates: readonly TokenizeState[] = ['COMPLETED', 'ABANDONED', 'EXPIRED', 'FAILED'];
+export const isTerminalTokenizeState = (s: TokenizeState) => terminalTokenizeStates.includes(s);
+
+export const flowFailure = z.object({
+  /** A Klarna error kind (klarna/errors.ts) or `internal`. */
+  kind: z.string(),
+  message: z.string(),
+  klarna_error_code: z.string().optional(),
+  klarna_correlation_id: z.string().optional(),
+});
+export type FlowFailure = z.infer<typeof flowFailure>;
+
+export const vaultedTokenSummary = z.object({
+  token_ref: z.string(),
+  /** Last four characters, e.g. `…9e00`, for people to recognise it. */
+  masked: z.string(),
+  payment_method_reference: z.string().optional(),
+});
+export type VaultedTokenSummary = z.infer<typeof vaultedTokenSummary>;
+
+export const tokenizeStatus = z.object({
+  flow_id: z.string(),
+  flow_type: z.literal('tokenize'),
+  state: tokenizeState,
+  merchant_reference: z.string(),
+  session_id: z.string().optional(),
+  /** For the Klarna JS SDK on the checkout page; not a credential. */
+  client_token: z.string().optional(),
+  authorization: z
+    .object({ source: z.enum(['checkout', 'klarna_callback']), received_at: z.string(), expires_at: z.string() })
+    .optional(),
+  customer_token: vaultedTokenSummary.optional(),
+  failure: flowFailure.optional(),
+  ignored_authorizations: z.number().int(),
+  started_at: z.string(),
+  updated_at: z.string(),
+});
+export type TokenizeStatus = z.infer<typeof tokenizeStatus>;

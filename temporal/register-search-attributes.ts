@@ -1,0 +1,27 @@
+import type { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { customSearchAttributes } from '../workflows/search-attributes.js';
+
+const indexedType: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  TEXT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+  INT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  BOOL: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  DATETIME: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+};
+
+/**
+ * Registers the flows' custom search attributes in a namespace (idempotent: existing ones are
+ * left alone). The dev server gets them by flag; a cluster or the test server through this.
+ */
+export async function registerSearchAttributes(connection: Pick<Connection, 'operatorService'>, namespace: string): Promise<void> {
+  const searchAttributes = Object.fromEntries(
+    customSearchAttributes.map((key) => [key.name, indexedType[key.type]!]),
+  );
+  try {
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
+  } catch (err) {
+    // ALREADY_EXISTS (6): registered before, by us or an operator.
+    if ((err as { code?: number }).code !== 6) throw err;
+  }
+}

@@ -1,0 +1,37 @@
+import { NativeConnection } from '@temporalio/worker';
+import pino from 'pino';
+import { loadConfigOrExit } from '../config/env.js';
+import { createKlarnaClient } from '../klarna/client.js';
+import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
+import { flowsRepository } from '../persistence/flows-repository.js';
+import { connectMongo } from '../persistence/mongo.js';
+import { createTokenVault } from '../persistence/token-vault.js';
+import { temporalConnectionOptions } from '../temporal/connection-options.js';
+import { createWorker } from './create-worker.js';
+
+const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault']);
+const logger = pino({ name: 'worker', level: process.env.LOG_LEVEL ?? 'info' });
+
+const mongo = await connectMongo(config.mongo);
+const connection = await NativeConnection.connect(await temporalConnectionOptions(config.temporal));
+const worker = await createWorker({
+  connection,
+  namespace: config.temporal.namespace,
+  taskQueue: config.temporal.taskQueue,
+  deps: {
+    klarna: createKlarnaClient({ ...config.klarna, logger: logger.child({ component: 'klarna' }) }),
+    vault: createTokenVault(config.vault.encryptionKey),
+    customerTokens: customerTokensRepository(mongo.db),
+    flows: flowsRepository(mongo.db),
+    callbacks: config.callbacks,
+  },
+});
+logger.info(
+  { temporal: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, klarna: config.klarna.baseUrl },
+  'worker started',
+);
+// Worker.run() ends after SIGINT/SIGTERM once in-flight tasks are done (the SDK installs the handlers).
+await worker.run();
+await connection.close();
+await mongo.close();
+logger.info('worker stopped');
