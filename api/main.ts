@@ -1,0 +1,36 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadConfigOrExit } from '../config/env.js';
+import { flowsRepository } from '../persistence/flows-repository.js';
+import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
+import { connectMongo } from '../persistence/mongo.js';
+import { createTokenVault } from '../persistence/token-vault.js';
+import { temporalConnectionOptions } from '../temporal/connection-options.js';
+import { apiLoggerOptions, buildApi } from './build-api.js';
+
+const config = loadConfigOrExit(['temporal', 'mongo', 'callbacks', 'vault', 'api', 'flows']);
+
+const mongo = await connectMongo(config.mongo);
+const connection = await Connection.connect(await temporalConnectionOptions(config.temporal));
+const app = await buildApi({
+  temporal: new Client({ connection, namespace: config.temporal.namespace }),
+  taskQueue: config.temporal.taskQueue,
+  flows: flowsRepository(mongo.db),
+  events: klarnaEventsRepository(mongo.db),
+  vault: createTokenVault(config.vault.encryptionKey),
+  callbackSecret: config.callbacks.secret,
+  authToken: config.api.authToken,
+  defaultAbandonmentMs: config.flows.abandonmentTimeoutMs,
+  logger: apiLoggerOptions(config.api.logLevel),
+});
+
+const shutdown = async (signal: string) => {
+  app.log.info({ signal }, 'api stopping');
+  await app.close();
+  await connection.close();
+  await mongo.close();
+  process.exit(0);
+};
+process.once('SIGINT', () => void shutdown('SIGINT'));
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+await app.listen({ host: config.api.host, port: config.api.port });
