@@ -69,7 +69,12 @@ export function createKlarnaClient(options: KlarnaClientOptions) {
     const log = { operation: spec.operation, method: spec.method.toUpperCase(), path: spec.logPath };
     let response: Response;
     try {
-      response = await http(spec.path.replace(/^\//, ''), { method: spec.method, json: spec.json, headers: spec.headers });
+      response = await http(spec.path.replace(/^\//, ''), {
+        method: spec.method,
+        json: spec.json,
+        // Passing `headers: undefined` would drop the instance's Authorization header.
+        ...(spec.headers ? { headers: spec.headers } : {}),
+      });
     } catch (err) {
       const reason = err instanceof TimeoutError ? 'timeout' : err instanceof HTTPError ? 'http' : 'connection';
       logger.warn({ ...log, reason, durationMs: Date.now() - started }, 'klarna call got no answer');
