@@ -1,13 +1,17 @@
 import type { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+// Default import: @temporalio/proto is CommonJS, so named imports fail under plain Node ESM.
+import protos from '@temporalio/proto';
 import { customSearchAttributes } from '../workflows/search-attributes.js';
 
-const indexedType: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  TEXT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
-  INT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
-  BOOL: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-  DATETIME: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+const { IndexedValueType } = protos.temporal.api.enums.v1;
+type IndexedValueType = protos.temporal.api.enums.v1.IndexedValueType;
+
+const indexedType: Record<string, IndexedValueType> = {
+  KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+  INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
 };
 
 /**
