@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import type { TokenizeStatus } from '../contracts/flow-status.js';
+import { isTerminalTokenizeState, type TokenizeStatus } from '../contracts/flow-status.js';
 import {
   tokenizeFlowId,
   tokenizeInputFromRequest,
@@ -96,6 +96,13 @@ export function tokenizeFlows(options: TokenizeFlowsOptions) {
 
     /** Passes the shopper's authorization to the flow; the flow ignores duplicates itself. */
     async authorize(flowId: string, authorization: ShopperAuthorization): Promise<void> {
+      // A flow that has reached its outcome may still be recording it (the workflow is open), and
+      // would silently ignore the signal; refuse plainly instead.
+      const before = await status(flowId);
+      if (!before) throw new ApiError(404, 'not_found', `No flow ${flowId}.`);
+      if (isTerminalTokenizeState(before.state)) {
+        throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended (${before.state}); it takes no authorization.`);
+      }
       try {
         await client.workflow.getHandle(flowId).signal(shopperAuthorizedSignal, authorization);
       } catch (err) {
