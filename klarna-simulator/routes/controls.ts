@@ -1,0 +1,301 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { SimulatorDeps } from '../deps.js';
+import { KlarnaError, tokenOrderErrorCodes } from '../errors.js';
+import { newId } from '../ids.js';
+import { fieldPath } from '../validation.js';
+import { authorizeSession } from '../shopper.js';
+import { paymentMethodTypes, type CustomerTokenRecord, type FaultRule } from '../state/store.js';
+import { liveSession, sessionView } from './payments-v1.js';
+import { tokenView } from './customer-token-v1.js';
+import { finishHpp, hppView, liveHpp, openHpp } from './hpp-v1.js';
+import { hppPage, purchasePage, redirectPage } from './purchase-page.js';
+
+// Test controls under /_sim (a prefix Klarna never uses; no Basic auth). They stand in for the
+// shopper (authorize / decline), for Klarna's own decisions (suspend a token, fail a charge),
+// for the network (faults) and for time (clock). See docs/klarna-simulator.md.
+
+const authorizeSchema = z.object({
+  outcome: z.enum(['approve', 'decline']).optional(),
+  /** What the shopper "paid with"; BANK_TRANSFER cannot be tokenized (seed 001 BAD_REQUEST row). */
+  payment_method_type: z.enum(paymentMethodTypes).default('CARD'),
+  /** ACCEPTED (default), PENDING, or REJECTED (the order is then refused with 403 REJECTED). */
+  fraud_status: z.enum(['ACCEPTED', 'PENDING', 'REJECTED']).optional(),
+  /** Scenarios for the authorization callback: 'skip' it (Klarna's is best effort), or delay it. */
+  callback: z.enum(['send', 'skip']).default('send'),
+  callback_delay_ms: z.number().int().min(0).max(600_000).optional(),
+});
+
+const hppCompleteSchema = z.object({
+  outcome: z.enum(['approve', 'decline', 'cancel', 'back', 'error']).default('approve'),
+  payment_method_type: z.enum(paymentMethodTypes).default('CARD'),
+  fraud_status: z.enum(['ACCEPTED', 'PENDING', 'REJECTED']).optional(),
+});
+
+const clockAdvanceSchema = z.object({ seconds: z.number().finite().min(0) });
+
+const createTokenSchema = z.object({
+  purchase_country: z.string().regex(/^[A-Z]{2}$/).default('SE'),
+  purchase_currency: z.string().regex(/^[A-Z]{3}$/).default('SEK'),
+  locale: z.string().default('en-US'),
+  intent: z.enum(['tokenize', 'buy_and_tokenize']).default('tokenize'),
+  status: z.enum(['ACTIVE', 'SUSPENDED', 'CANCELLED']).default('ACTIVE'),
+  payment_method_type: z.enum(paymentMethodTypes).default('CARD'),
+  /** Another merchant's token: this merchant's calls get TOKEN_FORBIDDEN. */
+  merchant: z.string().min(1).optional(),
+  description: z.string().default('Simulator token'),
+  billing_address: z.record(z.string(), z.unknown()).optional(),
+});
+
+const tokenStatusSchema = z.object({ status: z.enum(['ACTIVE', 'SUSPENDED', 'CANCELLED']) });
+const nextOrderErrorSchema = z.object({
+  error_code: z.enum(tokenOrderErrorCodes),
+  /** How many consecutive token orders fail this way (default 1). */
+  count: z.number().int().min(1).max(1000).default(1),
+});
+const paymentMethodSchema = z.object({
+  /** true: every charge fails with UNAVAILABLE_PAYMENT_METHOD until a step-up recovery order. */
+  failing: z.boolean().optional(),
+  type: z.enum(paymentMethodTypes).optional(),
+});
+
+const faultSchema = z
+  .object({
+    /** Glob on the path or the route pattern, e.g. /customer-token/v1/tokens/*\/order or /payments/**. */
+    path: z.string().min(1).optional(),
+    route: z.string().min(1).optional(),
+    method: z.enum(['GET', 'POST', 'PATCH', 'DELETE', 'PUT']).optional(),
+    status: z.number().int().min(400).max(599).optional(),
+    error_code: z.string().min(1).optional(),
+    latencyMs: z.number().int().min(0).max(120_000).default(0),
+    drop: z.boolean().default(false),
+    /** before (default): not processed. after: processed, then the answer is replaced or lost. */
+    phase: z.enum(['before', 'after']).default('before'),
+    /** How many matching requests it hits; absent = until removed. */
+    count: z.number().int().min(1).optional(),
+  })
+  .refine((f) => f.path ?? f.route, { message: 'path or route is required', path: ['path'] })
+  .refine((f) => f.status !== undefined || f.drop || f.latencyMs > 0, { message: 'status, drop or latencyMs is required', path: ['status'] });
+
+/** Control bodies may be absent (treated as {}); errors use Klarna's shape so one client parses both. */
+function parseControl<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const parsed = schema.safeParse(body ?? {});
+  if (parsed.success) return parsed.data;
+  throw new KlarnaError(
+    400,
+    'BAD_VALUE',
+    parsed.error.issues.map((i) => `Bad value: ${fieldPath(i.path)} (${i.message})`),
+  );
+}
+
+type P<K extends string> = FastifyRequest<{ Params: Record<K, string>; Querystring: Record<string, string | undefined> }>;
+
+export function registerControlRoutes(app: FastifyInstance, deps: SimulatorDeps): void {
+  const { store } = deps;
+
+  function simToken(tokenId: string): CustomerTokenRecord {
+    const token = store.tokens.get(tokenId);
+    if (!token) throw new KlarnaError(404, 'NOT_FOUND', ['Customer token not found']);
+    return token;
+  }
+
+  // --- the shopper ---------------------------------------------------------------------------
+
+  app.post('/_sim/sessions/:sessionId/authorize', async (request: P<'sessionId'>) => {
+    const input = parseControl(authorizeSchema, request.body);
+    const session = liveSession(deps, request.params.sessionId);
+    if (session.status === 'complete') throw new KlarnaError(409, 'SESSION_COMPLETED', ['Session is completed']);
+    const result = authorizeSession(deps, session, input);
+    if (!result.approved) return { approved: false, session_id: session.session_id };
+    return {
+      approved: true,
+      authorization_token: result.authorization.authorization_token,
+      session_id: session.session_id,
+      expires_at: new Date(result.authorization.expires_at).toISOString(),
+      ...(result.callback ? { callback_id: result.callback.id } : {}),
+    };
+  });
+
+  app.get('/_sim/purchase/:sessionId', async (request: P<'sessionId'>, reply) => {
+    const session = store.sessions.get(request.params.sessionId);
+    return reply.type('text/html; charset=utf-8').code(session ? 200 : 404).send(purchasePage(session, request.params.sessionId, store.clock.nowMs()));
+  });
+
+  app.get('/_sim/redirect/:id', async (request: P<'id'>, reply) => reply.type('text/html; charset=utf-8').send(redirectPage(request.params.id)));
+
+  // Hosted Payment Page: redirect_url lands here. Opening it is the shopper arriving (IN_PROGRESS).
+  app.get('/_sim/hpp/:id', async (request: P<'id'>, reply) => {
+    const hpp = store.hppSessions.get(request.params.id);
+    const live = hpp && store.clock.nowMs() < hpp.expires_at;
+    if (hpp && live) openHpp(deps, hpp);
+    const kp = hpp ? store.sessions.get(hpp.kp_session_id) : undefined;
+    return reply
+      .type('text/html; charset=utf-8')
+      .code(live ? 200 : 404)
+      .send(hppPage(live ? hpp : undefined, kp, request.params.id));
+  });
+
+  app.post('/_sim/hpp/:id/open', async (request: P<'id'>) => {
+    const hpp = liveHpp(deps, request.params.id);
+    openHpp(deps, hpp);
+    return hppView(hpp);
+  });
+
+  app.post('/_sim/hpp/:id/complete', async (request: P<'id'>) => {
+    const input = parseControl(hppCompleteSchema, request.body);
+    const hpp = liveHpp(deps, request.params.id);
+    const result = finishHpp(deps, hpp, input.outcome, input, deps.publicUrl(request));
+    return { ...hppView(hpp), ...result };
+  });
+
+  // --- inspection ----------------------------------------------------------------------------
+
+  app.get('/_sim/requests', async (request: P<never>) => {
+    const { method, path_prefix } = request.query;
+    return store.requests.filter(
+      (r) => (!method || r.method === method.toUpperCase()) && (!path_prefix || r.path.startsWith(path_prefix)),
+    );
+  });
+
+  app.get('/_sim/callbacks', async () => store.callbacks);
+
+  app.post('/_sim/callbacks/:id/redeliver', async (request: P<'id'>) => {
+    const delivery = store.callbacks.find((d) => d.id === request.params.id);
+    if (!delivery) throw new KlarnaError(404, 'NOT_FOUND', ['Callback delivery not found']);
+    return deps.callbacks.redeliver(delivery);
+  });
+
+  app.get('/_sim/sessions/:sessionId', async (request: P<'sessionId'>) => {
+    const session = store.sessions.get(request.params.sessionId);
+    if (!session) throw new KlarnaError(404, 'NOT_FOUND', ['Session not found']);
+    return {
+      ...sessionView(session),
+      session_id: session.session_id,
+      step_up_id: session.data.step_up_id,
+      order_id: session.order_id,
+      expired: store.clock.nowMs() >= session.expires_at,
+      authorizations: session.authorization_tokens.map((t) => {
+        const a = store.authorizations.get(t)!;
+        return {
+          authorization_token: t,
+          authorized_at: new Date(a.authorized_at).toISOString(),
+          expires_at: new Date(a.expires_at).toISOString(),
+          payment_method_type: a.payment_method_type,
+          fraud_status: a.fraud_status,
+          order_id: a.order_id,
+          customer_token_id: a.customer_token_id,
+          released: a.released_at !== undefined,
+        };
+      }),
+    };
+  });
+
+  app.get('/_sim/orders', async () => [...store.orders.values()]);
+
+  // --- Klarna-side decisions about customer tokens -------------------------------------------
+
+  app.post('/_sim/tokens', async (request) => {
+    const input = parseControl(createTokenSchema, request.body);
+    const tokenId = newId();
+    const token: CustomerTokenRecord = {
+      token_id: tokenId,
+      merchant: input.merchant ?? deps.merchant,
+      status: input.status,
+      created_at: store.clock.nowMs(),
+      intent: input.intent,
+      purchase_country: input.purchase_country,
+      purchase_currency: input.purchase_currency,
+      locale: input.locale,
+      description: input.description,
+      ...(input.billing_address ? { billing_address: input.billing_address } : {}),
+      payment_method_reference: newId(),
+      payment_method_type: input.payment_method_type,
+      payment_method_failing: false,
+      next_order_errors: [],
+      order_ids: [],
+    };
+    store.tokens.set(tokenId, token);
+    return { token_id: tokenId, ...tokenView(token) };
+  });
+
+  app.get('/_sim/tokens/:token', async (request: P<'token'>) => {
+    const token = simToken(request.params.token);
+    return { ...token, ...tokenView(token), created_at: new Date(token.created_at).toISOString() };
+  });
+
+  app.post('/_sim/tokens/:token/status', async (request: P<'token'>) => {
+    const { status } = parseControl(tokenStatusSchema, request.body);
+    const token = simToken(request.params.token);
+    // Cancelling is irreversible at Klarna, also for the simulator's controls.
+    if (token.status === 'CANCELLED' && status !== 'CANCELLED') {
+      throw new KlarnaError(409, 'INVALID_OPERATION', ['A cancelled token cannot be reactivated']);
+    }
+    token.status = status;
+    return tokenView(token);
+  });
+
+  app.post('/_sim/tokens/:token/next-order-error', async (request: P<'token'>) => {
+    const { error_code, count } = parseControl(nextOrderErrorSchema, request.body);
+    const token = simToken(request.params.token);
+    for (let i = 0; i < count; i++) token.next_order_errors.push(error_code);
+    return { token_id: token.token_id, next_order_errors: token.next_order_errors };
+  });
+
+  app.post('/_sim/tokens/:token/payment-method', async (request: P<'token'>) => {
+    const input = parseControl(paymentMethodSchema, request.body);
+    const token = simToken(request.params.token);
+    if (input.failing !== undefined) token.payment_method_failing = input.failing;
+    if (input.type) token.payment_method_type = input.type;
+    return { token_id: token.token_id, payment_method_type: token.payment_method_type, failing: token.payment_method_failing };
+  });
+
+  // --- the network -----------------------------------------------------------------------------
+
+  app.post('/_sim/faults', async (request) => {
+    const input = parseControl(faultSchema, request.body);
+    const rule: FaultRule = {
+      id: newId(),
+      ...(input.method ? { method: input.method } : {}),
+      path: (input.path ?? input.route)!,
+      ...(input.status !== undefined ? { status: input.status } : {}),
+      ...(input.error_code ? { error_code: input.error_code } : {}),
+      latency_ms: input.latencyMs,
+      drop: input.drop,
+      phase: input.phase,
+      remaining: input.count ?? null,
+      matched: 0,
+      created_at: store.clock.iso(),
+    };
+    store.faults.push(rule);
+    return rule;
+  });
+
+  app.get('/_sim/faults', async () => store.faults);
+
+  app.delete('/_sim/faults', async (_request, reply) => {
+    store.faults = [];
+    return reply.code(204).send();
+  });
+
+  app.delete('/_sim/faults/:id', async (request: P<'id'>, reply) => {
+    const before = store.faults.length;
+    store.faults = store.faults.filter((f) => f.id !== request.params.id);
+    if (store.faults.length === before) throw new KlarnaError(404, 'NOT_FOUND', ['Fault not found']);
+    return reply.code(204).send();
+  });
+
+  // --- time and state --------------------------------------------------------------------------
+
+  app.get('/_sim/clock', async () => ({ now: store.clock.iso(), offset_seconds: store.clock.offsetSeconds() }));
+
+  app.post('/_sim/clock/advance', async (request) => {
+    const { seconds } = parseControl(clockAdvanceSchema, request.body);
+    store.clock.advance(seconds);
+    return { now: store.clock.iso(), offset_seconds: store.clock.offsetSeconds() };
+  });
+
+  app.post('/_sim/reset', async () => {
+    store.reset();
+    return { reset: true, now: store.clock.iso() };
+  });
+}

@@ -1,0 +1,139 @@
+import { expect } from 'vitest';
+import { startKlarnaSimulator, type KlarnaSimulatorOptions } from '../../klarna-simulator/server.js';
+
+// Contract-test helpers: a simulator on an ephemeral port, spoken to over real HTTP with fetch.
+
+export const credentials = { username: 'contract-merchant', password: 'contract-secret' };
+export const basicAuth = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+
+export type Sim = Awaited<ReturnType<typeof startKlarnaSimulator>>;
+
+export function startSim(options: Partial<KlarnaSimulatorOptions> = {}): Promise<Sim> {
+  return startKlarnaSimulator({ ...credentials, port: 0, logger: false, ...options });
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  auth: string | null = basicAuth,
+): Promise<HttpResult> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(auth ? { authorization: auth } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: response.status, headers: response.headers, body: json, text };
+}
+
+/** A Klarna client bound to one simulator (Basic auth on), plus its controls (no auth). */
+export function clientFor(sim: Sim) {
+  return {
+    klarna: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => call(sim.url, method, path, body, headers),
+    control: (method: string, path: string, body?: unknown) => call(sim.url, method, `/_sim${path}`, body, {}, null),
+    raw: (method: string, path: string, body?: unknown, headers?: Record<string, string>, auth: string | null = null) =>
+      call(sim.url, method, path, body, headers, auth),
+  };
+}
+export type Client = ReturnType<typeof clientFor>;
+
+/** Asserts Klarna's v1 error shape, and that the body's correlation id is the header's. */
+export function expectKlarnaError(r: HttpResult, status: number, errorCode: string, messages?: string[]) {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(r.body).toMatchObject({ error_code: errorCode, error_messages: expect.any(Array), correlation_id: expect.any(String) });
+  expect(r.headers.get('klarna-correlation-id')).toBe(r.body.correlation_id);
+  if (messages) expect(r.body.error_messages).toEqual(messages);
+}
+
+export function expectCorrelationId(r: HttpResult) {
+  expect(r.headers.get('klarna-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+}
+
+export const sessionBody = (overrides: Record<string, unknown> = {}) => ({
+  purchase_country: 'SE',
+  purchase_currency: 'SEK',
+  locale: 'sv-SE',
+  intent: 'tokenize',
+  order_amount: 19900,
+  order_tax_amount: 0,
+  order_lines: [
+    {
+      type: 'digital',
+      reference: 'coffee-1',
+      name: 'Coffee subscription, monthly',
+      quantity: 1,
+      unit_price: 19900,
+      total_amount: 19900,
+      subscription: { name: 'Coffee', interval: 'MONTH', interval_count: 1 },
+    },
+  ],
+  billing_address: { given_name: 'Alice', family_name: 'Test', email: 'customer@email.se', postal_code: '11122', country: 'SE' },
+  merchant_reference1: 'ref-1',
+  ...overrides,
+});
+
+export const customerTokenBody = (overrides: Record<string, unknown> = {}) => ({
+  purchase_country: 'SE',
+  purchase_currency: 'SEK',
+  locale: 'sv-SE',
+  description: 'Coffee subscription',
+  intended_use: 'SUBSCRIPTION',
+  ...overrides,
+});
+
+export const tokenOrderBody = (overrides: Record<string, unknown> = {}) => ({
+  purchase_currency: 'SEK',
+  order_amount: 19900,
+  order_tax_amount: 0,
+  auto_capture: true,
+  order_lines: [{ type: 'digital', name: 'Coffee subscription, monthly', quantity: 1, unit_price: 19900, total_amount: 19900 }],
+  ...overrides,
+});
+
+/** Session → shopper approves → authorization token. */
+export async function authorizedSession(c: Client, overrides: Record<string, unknown> = {}, authorize: Record<string, unknown> = {}) {
+  const created = await c.klarna('POST', '/payments/v1/sessions', sessionBody(overrides));
+  expect(created.status, JSON.stringify(created.body)).toBe(200);
+  const approved = await c.control('POST', `/sessions/${created.body.session_id}/authorize`, { outcome: 'approve', ...authorize });
+  expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+  return { sessionId: created.body.session_id as string, authorizationToken: approved.body.authorization_token as string, created };
+}
+
+/** A tokenize flow to the end: an ACTIVE customer token. */
+export async function customerToken(c: Client, overrides: Record<string, unknown> = {}, authorize: Record<string, unknown> = {}) {
+  const { authorizationToken, sessionId } = await authorizedSession(c, overrides, authorize);
+  const r = await c.klarna('POST', `/payments/v1/authorizations/${authorizationToken}/customer-token`, customerTokenBody());
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return { tokenId: r.body.token_id as string, sessionId, authorizationToken };
+}
+
+export async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

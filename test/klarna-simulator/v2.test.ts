@@ -1,0 +1,255 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { call, clientFor, expectCorrelationId, startSim, until, type Client, type HttpResult, type Sim } from './helpers.js';
+
+// Klarna v2: Payment Request API, Payment Authorize API (seed 002), signed webhooks (seed 003).
+
+let sim: Sim;
+let c: Client;
+let hooks: { url: string; received: { headers: Record<string, string | string[] | undefined>; raw: string; body: any }[]; status: number; close(): Promise<void> };
+beforeAll(async () => {
+  sim = await startSim({ callbackRetryBaseMs: 5, apiKey: 'klarna_test_api_simkey' });
+  c = clientFor(sim);
+  const received: { headers: Record<string, string | string[] | undefined>; raw: string; body: any }[] = [];
+  const state = { status: 200 };
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d) => (raw += d));
+    req.on('end', () => {
+      received.push({ headers: req.headers, raw, body: JSON.parse(raw) });
+      res.writeHead(hooks.status).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  hooks = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/klarna/webhooks`,
+    received,
+    get status() {
+      return state.status;
+    },
+    set status(v) {
+      state.status = v;
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+});
+afterAll(async () => {
+  await sim.close();
+  await hooks.close();
+});
+beforeEach(async () => {
+  await c.control('POST', '/reset');
+  hooks.received.length = 0;
+  hooks.status = 200;
+});
+
+function expectV2Error(r: HttpResult, status: number, errorType: string, errorCode?: string) {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  expect(r.body).toMatchObject({ error_id: r.headers.get('klarna-correlation-id'), error_type: errorType, error_message: expect.any(String) });
+  if (errorCode) expect(r.body.error_code).toBe(errorCode);
+}
+
+const authorizePath = '/v2/accounts/krn:partner:global:account:test:ACQ1/payment/authorize';
+const tokenAndPurchase = {
+  currency: 'USD',
+  request_payment_transaction: { amount: 11800, payment_transaction_reference: 'tx-ref-1' },
+  request_customer_token: { scopes: ['payment:customer_not_present'], customer_token_reference: 'ctr-1' },
+  step_up_config: { payment_request_reference: 'pr-ref-1', customer_interaction_config: { method: 'HANDOVER', return_url: 'https://partner.example/return' } },
+};
+
+describe('Payment Request API', () => {
+  it('POST → 201 SUBMITTED with a KRN id, payment_request_url, expires_at 3 h ahead; GET reads it back', async () => {
+    const r = await c.klarna('POST', '/v2/payment/requests', {
+      currency: 'USD',
+      payment_request_reference: 'ref-1',
+      request_customer_token: { scopes: ['payment:customer_not_present'], customer_token_reference: 'ctr-9' },
+      customer_interaction_config: { method: 'HANDOVER', return_url: 'https://partner.example/back' },
+    });
+    expect(r.status).toBe(201);
+    expectCorrelationId(r);
+    expect(r.body).toMatchObject({
+      payment_request_id: expect.stringMatching(/^krn:payment:eu1:request:[0-9a-f-]{36}$/),
+      state: 'SUBMITTED',
+      currency: 'USD',
+      payment_request_reference: 'ref-1',
+      state_context: { customer_interaction: { method: 'HANDOVER', payment_request_id: r.body.payment_request_id, payment_request_url: expect.stringContaining('/_sim/v2/pay/') } },
+    });
+    expect(Date.parse(r.body.expires_at) - Date.parse(r.body.created_at)).toBe(3 * 3600_000);
+    const read = await c.klarna('GET', `/v2/payment/requests/${r.body.payment_request_id}`);
+    expect(read.body).toEqual(r.body);
+  });
+
+  it('400 INPUT_ERROR with errors[] for a bad body; 404 RESOURCE_ERROR for an unknown id; 401 in v2 shape', async () => {
+    const bad = await c.klarna('POST', '/v2/payment/requests', { currency: 'US' });
+    expectV2Error(bad, 400, 'INPUT_ERROR', 'INVALID_CONTENT');
+    expect(bad.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ parameter: 'currency' }), expect.objectContaining({ parameter: 'amount' })]));
+    expectV2Error(await c.klarna('GET', '/v2/payment/requests/krn:payment:eu1:request:nope'), 404, 'RESOURCE_ERROR');
+    expectV2Error(await c.raw('GET', '/v2/payment/requests/x', undefined, {}, null), 401, 'ACCESS_ERROR');
+    // The API key works as Basic credentials on v2 paths.
+    expect((await c.raw('GET', '/v2/payment/requests/x', undefined, {}, 'Basic klarna_test_api_simkey')).status).toBe(404);
+  });
+
+  it('shopper journey: open → IN_PROGRESS, approve → COMPLETED with network session token and customer token', async () => {
+    const created = await c.klarna('POST', '/v2/payment/requests', { currency: 'USD', amount: 999, request_customer_token: { scopes: ['payment:customer_present'] } });
+    const id = created.body.payment_request_id;
+    const page = await call(sim.url, 'GET', `/_sim/v2/pay/${encodeURIComponent(id)}`, undefined, {}, null);
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(/<button id="approve"/);
+    expect((await c.klarna('GET', `/v2/payment/requests/${id}`)).body.state).toBe('IN_PROGRESS');
+    const done = await c.control('POST', `/v2/payment-requests/${encodeURIComponent(id)}/complete`, { outcome: 'approve' });
+    expect(done.body).toMatchObject({
+      state: 'COMPLETED',
+      previous_state: 'IN_PROGRESS',
+      state_context: {
+        klarna_network_session_token: expect.stringMatching(/^krn:network:eu1:test:session-token:/),
+        klarna_customer: { customer_token: expect.stringMatching(/^krn:customer-token:/) },
+      },
+    });
+  });
+
+  it('PUT only while SUBMITTED (else 409); DELETE → CANCELED (PARTNER_CANCELED); decline / abort / expiry end it', async () => {
+    const mk = async () => (await c.klarna('POST', '/v2/payment/requests', { currency: 'USD', amount: 500 })).body.payment_request_id as string;
+    const a = await mk();
+    const put = await c.klarna('PUT', `/v2/payment/requests/${a}`, { currency: 'USD', amount: 700 });
+    expect(put.status).toBe(200);
+    expect(put.body.amount).toBe(700);
+    const del = await c.klarna('DELETE', `/v2/payment/requests/${a}`);
+    expect(del.body).toMatchObject({ state: 'CANCELED', previous_state: 'SUBMITTED', state_reason: 'PARTNER_CANCELED' });
+    expectV2Error(await c.klarna('PUT', `/v2/payment/requests/${a}`, { currency: 'USD', amount: 1 }), 409, 'RESOURCE_ERROR', 'INVALID_STATE');
+
+    const b = await mk();
+    expect((await c.control('POST', `/v2/payment-requests/${encodeURIComponent(b)}/complete`, { outcome: 'decline' })).body.state).toBe('DECLINED');
+    const d = await mk();
+    expect((await c.control('POST', `/v2/payment-requests/${encodeURIComponent(d)}/complete`, { outcome: 'abort' })).body).toMatchObject({ state: 'CANCELED', state_reason: 'PURCHASE_FLOW_ABORTED' });
+    const e = await mk();
+    await c.control('POST', '/clock/advance', { seconds: 3 * 3600 });
+    expect((await c.klarna('GET', `/v2/payment/requests/${e}`)).body.state).toBe('EXPIRED');
+  });
+});
+
+describe('Payment Authorize API', () => {
+  it('first call: STEP_UP_REQUIRED for both, with a SUBMITTED payment request; after approval, finalizing APPROVES both (idempotently)', async () => {
+    const first = await c.klarna('POST', authorizePath, tokenAndPurchase);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({
+      payment_transaction_response: { result: 'STEP_UP_REQUIRED' },
+      customer_token_response: { result: 'STEP_UP_REQUIRED' },
+      payment_request: { state: 'SUBMITTED', amount: 11800, payment_request_reference: 'pr-ref-1', state_context: { customer_interaction: { payment_request_url: expect.any(String) } } },
+    });
+    const id = first.body.payment_request.payment_request_id;
+    const done = await c.control('POST', `/v2/payment-requests/${encodeURIComponent(id)}/complete`, { outcome: 'approve' });
+    expect(done.body.redirect_to).toBe('https://partner.example/return');
+    const sessionToken = done.body.state_context.klarna_network_session_token;
+
+    const final = await c.klarna('POST', authorizePath, tokenAndPurchase, { 'Klarna-Network-Session-Token': sessionToken });
+    expect(final.body).toEqual({
+      payment_transaction_response: {
+        result: 'APPROVED',
+        payment_transaction: { payment_transaction_id: expect.stringMatching(/^krn:payment:eu1:transaction:/), payment_transaction_reference: 'tx-ref-1', amount: 11800, currency: 'USD' },
+      },
+      customer_token_response: { result: 'APPROVED', customer_token: done.body.state_context.klarna_customer.customer_token },
+    });
+    const again = await c.klarna('POST', authorizePath, tokenAndPurchase, { 'Klarna-Network-Session-Token': sessionToken });
+    expect(again.body).toEqual(final.body);
+  });
+
+  it('without step_up_config a step-up cannot be triggered: DECLINED', async () => {
+    const { step_up_config: _s, ...body } = tokenAndPurchase;
+    const r = await c.klarna('POST', authorizePath, body);
+    expect(r.body).toEqual({ payment_transaction_response: { result: 'DECLINED' }, customer_token_response: { result: 'DECLINED' } });
+  });
+
+  it('a network session token is valid 1 hour; unknown/expired → 400 INPUT_ERROR', async () => {
+    const first = await c.klarna('POST', authorizePath, tokenAndPurchase);
+    const done = await c.control('POST', `/v2/payment-requests/${encodeURIComponent(first.body.payment_request.payment_request_id)}/complete`, {});
+    await c.control('POST', '/clock/advance', { seconds: 3600 });
+    const r = await c.klarna('POST', authorizePath, tokenAndPurchase, { 'Klarna-Network-Session-Token': done.body.state_context.klarna_network_session_token });
+    expectV2Error(r, 400, 'INPUT_ERROR', 'INVALID_NETWORK_SESSION_TOKEN');
+  });
+
+  it('a token charge with Klarna-Customer-Token: APPROVED while ACTIVE, DECLINED once cancelled; unknown token 404', async () => {
+    await c.control('POST', '/v2/authorize/next', { token: 'APPROVED', payment: 'APPROVED' });
+    const created = await c.klarna('POST', authorizePath, tokenAndPurchase);
+    const token = created.body.customer_token_response.customer_token;
+    const chargeBody = { currency: 'USD', request_payment_transaction: { amount: 999 } };
+    const ok = await c.klarna('POST', authorizePath, chargeBody, { 'Klarna-Customer-Token': token });
+    expect(ok.body.payment_transaction_response.result).toBe('APPROVED');
+    await c.control('POST', `/v2/tokens/${encodeURIComponent(token)}/status`, { status: 'CANCELLED' });
+    expect((await c.klarna('POST', authorizePath, chargeBody, { 'Klarna-Customer-Token': token })).body.payment_transaction_response.result).toBe('DECLINED');
+    expectV2Error(await c.klarna('POST', authorizePath, chargeBody, { 'Klarna-Customer-Token': 'krn:customer-token:nope' }), 404, 'RESOURCE_ERROR');
+  });
+
+  it.each([
+    ['APPROVED', 'STEP_UP_REQUIRED'],
+    ['STEP_UP_REQUIRED', 'APPROVED'],
+    ['APPROVED', 'DECLINED'],
+    ['DECLINED', 'APPROVED'],
+  ] as const)('seed 002 mismatched results by scenario: payment %s + token %s', async (payment, token) => {
+    await c.control('POST', '/v2/authorize/next', { payment, token });
+    const r = await c.klarna('POST', authorizePath, tokenAndPurchase);
+    expect(r.body.payment_transaction_response.result).toBe(payment);
+    expect(r.body.customer_token_response.result).toBe(token);
+    if (payment === 'APPROVED') expect(r.body.payment_transaction_response.payment_transaction.payment_transaction_id).toEqual(expect.any(String));
+    if (token === 'APPROVED') expect(r.body.customer_token_response.customer_token).toEqual(expect.any(String));
+    const stepUp = payment === 'STEP_UP_REQUIRED' || token === 'STEP_UP_REQUIRED';
+    expect(r.body.payment_request !== undefined).toBe(stepUp);
+    if (payment === 'APPROVED' && token === 'STEP_UP_REQUIRED') {
+      // The step-up is for the token only: no amount on the payment request.
+      expect(r.body.payment_request.amount).toBeUndefined();
+      expect(r.body.payment_request.request_customer_token).toBeDefined();
+    }
+  });
+
+  it('400 when neither a transaction nor a token is requested', async () => {
+    expectV2Error(await c.klarna('POST', authorizePath, { currency: 'USD' }), 400, 'INPUT_ERROR');
+  });
+});
+
+describe('webhooks', () => {
+  it('payment.request.state-change.* envelopes, signed HMAC-SHA256 (hex) with the registered key', async () => {
+    const reg = await c.control('POST', '/webhooks', { url: hooks.url });
+    expect(reg.body).toMatchObject({ webhook_id: expect.stringMatching(/^krn:partner:global:notification:webhook:/), signing_key_id: expect.any(String), signing_key: expect.any(String) });
+    const created = await c.klarna('POST', '/v2/payment/requests', { currency: 'USD', amount: 999, payment_request_reference: 'ref-w', request_customer_token: { scopes: ['payment:customer_not_present'] } });
+    const id = created.body.payment_request_id;
+    await c.control('POST', `/v2/payment-requests/${encodeURIComponent(id)}/complete`, { outcome: 'approve' });
+    const got = await until(async () => (hooks.received.length >= 3 ? hooks.received : undefined), 'three webhooks');
+    expect(got.map((w) => w.body.metadata.event_type).sort()).toEqual([
+      'payment.request.state-change.completed',
+      'payment.request.state-change.in-progress',
+      'payment.request.state-change.submitted',
+    ]);
+    for (const w of got) {
+      expect(w.headers['klarna-signing-key-id']).toBe(reg.body.signing_key_id);
+      expect(w.headers['klarna-signature']).toBe(createHmac('sha256', reg.body.signing_key).update(w.raw).digest('hex'));
+      expect(w.body.metadata).toMatchObject({ event_id: expect.any(String), event_version: 'v2', occurred_at: expect.any(String), webhook_id: reg.body.webhook_id, live: false });
+    }
+    const completed = got.find((w) => w.body.metadata.event_type.endsWith('completed'))!;
+    expect(completed.body.payload).toMatchObject({
+      payment_request_id: id,
+      state: 'COMPLETED',
+      previous_state: 'IN_PROGRESS',
+      payment_request_reference: 'ref-w',
+      state_context: { klarna_network_session_token: expect.any(String), klarna_customer: { customer_token: expect.any(String) } },
+    });
+  });
+
+  it('retries a failing endpoint on the schedule (scaled) and can send duplicates on demand', async () => {
+    await c.control('POST', '/webhooks', { url: hooks.url, event_types: ['payment.request.state-change.submitted'] });
+    hooks.status = 500;
+    await c.klarna('POST', '/v2/payment/requests', { currency: 'USD', amount: 1 });
+    await until(async () => (hooks.received.length >= 2 ? true : undefined), 'a retry');
+    hooks.status = 200;
+    const [delivery] = await until(async () => {
+      const r = (await c.control('GET', '/callbacks')).body.filter((d: { kind: string }) => d.kind === 'webhook');
+      return r[0]?.state === 'delivered' ? r : undefined;
+    }, 'delivery', 15_000);
+    expect(delivery.attempts.at(-1).status).toBe(200);
+    const before = hooks.received.length;
+    await c.control('POST', `/callbacks/${delivery.id}/redeliver`);
+    await until(async () => (hooks.received.length > before ? true : undefined), 'the duplicate');
+    const dup = hooks.received.at(-1)!;
+    expect(dup.body.metadata.event_id).toBe(hooks.received[0]!.body.metadata.event_id);
+  });
+});
