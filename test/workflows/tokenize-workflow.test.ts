@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Activities } from '../../activities/index.js';
+import type { TokenizeStatus } from '../../contracts/flow-status.js';
+import type { TokenizeInput } from '../../contracts/tokenize.js';
+import { klarnaFailureType } from '../../klarna/errors.js';
+import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
+import { workflowsPath } from '../../worker/create-worker.js';
+import { shopperAuthorizedSignal, tokenizeStatusQuery } from '../../workflows/definitions.js';
+
+// Orchestration only: the activities are fakes recording their calls; time is skipped by the
+// Temporal test server, so 30-minute and 60-minute timers take milliseconds.
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
+  });
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+  bundle = await bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+type FakeActivities = Pick<Activities, 'createPaymentSession' | 'createAndVaultCustomerToken' | 'recordFlowState'>;
+
+function fakeActivities(overrides: Partial<FakeActivities> = {}) {
+  const calls: { name: string; args: unknown[] }[] = [];
+  const recorded: TokenizeStatus[] = [];
+  const base: FakeActivities = {
+    async createPaymentSession() {
+      return { session_id: 'sess-1', client_token: 'client-token-1' };
+    },
+    async createAndVaultCustomerToken() {
+      return { token_ref: 'ctok_abc', masked: '…9e00', payment_method_reference: 'pm-1' };
+    },
+    async recordFlowState(status) {
+      recorded.push(structuredClone(status));
+    },
+  };
+  const activities = Object.fromEntries(
+    Object.entries({ ...base, ...overrides }).map(([name, fn]) => [
+      name,
+      (...args: unknown[]) => {
+        calls.push({ name, args });
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      },
+    ]),
+  );
+  return { activities, calls, recorded };
+}
+
+function input(overrides: Partial<TokenizeInput> = {}): TokenizeInput {
+  const flowId = `tokenize-test-${randomUUID()}`;
+  return {
+    flow_id: flowId,
+    merchant_reference: `order-${flowId.slice(-6)}`,
+    session: {
+      purchase_country: 'SE',
+      purchase_currency: 'SEK',
+      locale: 'sv-SE',
+      order_amount: 1000,
+      order_lines: [{ name: 'Coffee subscription', quantity: 1, unit_price: 1000, total_amount: 1000 }],
+    },
+    token_description: 'Coffee subscription',
+    abandonment_timeout_ms: 30 * 60_000,
+    ...overrides,
+  };
+}
+
+async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `tq-${randomUUID()}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+  return worker.runUntil(fn(taskQueue));
+}
+
+async function untilState(handle: { query: (q: typeof tokenizeStatusQuery) => Promise<TokenizeStatus> }, state: string) {
+  for (let i = 0; i < 200; i++) {
+    const status = await handle.query(tokenizeStatusQuery);
+    if (status.state === state) return status;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`flow never reached ${state}`);
+}
+
+describe('tokenize workflow', () => {
+  it('completes with the first authorization and ignores duplicates from the checkout and Klarna', async () => {
+    const fake = fakeActivities();
+    const result = await withWorker(fake.activities, async (taskQueue) => {
+      const args = input();
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      await untilState(handle, 'AWAITING_AUTHORIZATION');
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', session_id: 'sess-1', source: 'checkout' });
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' });
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-2', session_id: 'sess-1', source: 'klarna_callback' });
+      return (await handle.result()) as TokenizeStatus;
+    });
+    expect(result.state).toBe('COMPLETED');
+    expect(result.customer_token).toEqual({ token_ref: 'ctok_abc', masked: '…9e00', payment_method_reference: 'pm-1' });
+    expect(result.authorization?.source).toBe('checkout');
+    expect(result.ignored_authorizations).toBe(2);
+    const tokenCalls = fake.calls.filter((c) => c.name === 'createAndVaultCustomerToken');
+    expect(tokenCalls).toHaveLength(1);
+    expect(tokenCalls[0]!.args[0]).toMatchObject({ authorization_token: 'auth-1', session_id: 'sess-1', description: 'Coffee subscription' });
+    expect(fake.calls[0]).toMatchObject({ name: 'createPaymentSession', args: [{ intent: 'tokenize' }] });
+    expect(fake.recorded.map((s) => s.state)).toEqual(['AWAITING_AUTHORIZATION', 'COMPLETED']);
+  });
+
+  it('ignores an authorization for another session', async () => {
+    const fake = fakeActivities();
+    const status = await withWorker(fake.activities, async (taskQueue) => {
+      const args = input();
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      await untilState(handle, 'AWAITING_AUTHORIZATION');
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-x', session_id: 'other-session', source: 'klarna_callback' });
+      const s = await handle.query(tokenizeStatusQuery);
+      await handle.terminate('test done');
+      return s;
+    });
+    expect(status.state).toBe('AWAITING_AUTHORIZATION');
+    expect(status.ignored_authorizations).toBe(1);
+    expect(fake.calls.some((c) => c.name === 'createAndVaultCustomerToken')).toBe(false);
+  });
+
+  it('ends ABANDONED when nobody authorizes within the abandonment timeout', async () => {
+    const fake = fakeActivities();
+    const result = await withWorker(fake.activities, async (taskQueue) => {
+      const args = input({ abandonment_timeout_ms: 30 * 60_000 });
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      const before = await env.currentTimeMs();
+      const status = (await handle.result()) as TokenizeStatus;
+      return { status, skippedMs: (await env.currentTimeMs()) - before };
+    });
+    expect(result.status.state).toBe('ABANDONED');
+    expect(result.skippedMs).toBeGreaterThanOrEqual(30 * 60_000);
+    expect(fake.calls.some((c) => c.name === 'createAndVaultCustomerToken')).toBe(false);
+    expect(fake.recorded.at(-1)?.state).toBe('ABANDONED');
+  });
+
+  it('ends EXPIRED when Klarna stays unavailable until the 60-minute authorization lifetime runs out', async () => {
+    let attempts = 0;
+    const fake = fakeActivities({
+      async createAndVaultCustomerToken() {
+        attempts += 1;
+        throw ApplicationFailure.create({ type: klarnaFailureType('server_error'), message: 'Klarna 503', nonRetryable: false });
+      },
+    });
+    const status = await withWorker(fake.activities, async (taskQueue) => {
+      const args = input();
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      await untilState(handle, 'AWAITING_AUTHORIZATION');
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', source: 'checkout' });
+      return (await handle.result()) as TokenizeStatus;
+    });
+    expect(status.state).toBe('EXPIRED');
+    expect(status.failure?.kind).toBe('deadline_exceeded');
+    expect(attempts).toBeGreaterThan(1);
+    // Temporal stops retrying once the next attempt (backoff ≤ 1 min) would pass the deadline.
+    const waitedMs = Date.parse(status.updated_at) - Date.parse(status.authorization!.received_at);
+    expect(waitedMs).toBeGreaterThanOrEqual(58 * 60_000);
+    expect(waitedMs).toBeLessThanOrEqual(61 * 60_000);
+    expect(status.authorization!.expires_at).toBe(new Date(Date.parse(status.authorization!.received_at) + 60 * 60_000).toISOString());
+  });
+
+  it('ends EXPIRED at once when Klarna says the authorization is gone (NOT_FOUND)', async () => {
+    const fake = fakeActivities({
+      async createAndVaultCustomerToken() {
+        throw ApplicationFailure.create({
+          type: klarnaFailureType('authorization_not_found'),
+          message: 'Invalid authorization token',
+          nonRetryable: true,
+          details: [{ error_code: 'NOT_FOUND', correlation_id: 'corr-1' }],
+        });
+      },
+    });
+    const status = await withWorker(fake.activities, async (taskQueue) => {
+      const args = input();
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      await untilState(handle, 'AWAITING_AUTHORIZATION');
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', source: 'klarna_callback' });
+      return (await handle.result()) as TokenizeStatus;
+    });
+    expect(status.state).toBe('EXPIRED');
+    expect(status.failure).toMatchObject({ kind: 'authorization_not_found', klarna_error_code: 'NOT_FOUND', klarna_correlation_id: 'corr-1' });
+  });
+
+  it('ends FAILED with the Klarna reason when the token is refused (intent buy → INVALID_OPERATION)', async () => {
+    const fake = fakeActivities({
+      async createAndVaultCustomerToken() {
+        throw ApplicationFailure.create({
+          type: klarnaFailureType('invalid_operation'),
+          message: 'Not allowed to create customer tokens for intent buy.',
+          nonRetryable: true,
+          details: [{ error_code: 'INVALID_OPERATION' }],
+        });
+      },
+    });
+    const status = await withWorker(fake.activities, async (taskQueue) => {
+      const args = input();
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      await untilState(handle, 'AWAITING_AUTHORIZATION');
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', source: 'checkout' });
+      return (await handle.result()) as TokenizeStatus;
+    });
+    expect(status.state).toBe('FAILED');
+    expect(status.failure).toMatchObject({ kind: 'invalid_operation', klarna_error_code: 'INVALID_OPERATION' });
+  });
+
+  it('ends FAILED when the Klarna session cannot be created, without waiting for the shopper', async () => {
+    const fake = fakeActivities({
+      async createPaymentSession() {
+        throw ApplicationFailure.create({ type: klarnaFailureType('invalid_request'), message: 'Bad value: order_amount', nonRetryable: true });
+      },
+    });
+    const status = await withWorker(fake.activities, async (taskQueue) => {
+      const args = input();
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      return (await handle.result()) as TokenizeStatus;
+    });
+    expect(status.state).toBe('FAILED');
+    expect(status.session_id).toBeUndefined();
+    expect(status.failure?.kind).toBe('invalid_request');
+  });
+});
