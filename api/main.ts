@@ -7,7 +7,7 @@ import { createTokenVault } from '../persistence/token-vault.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { apiLoggerOptions, buildApi } from './build-api.js';
 
-const config = loadConfigOrExit(['temporal', 'mongo', 'callbacks', 'vault', 'api', 'flows']);
+const config = loadConfigOrExit(['temporal', 'mongo', 'callbacks', 'vault', 'api', 'logging', 'flows']);
 
 const mongo = await connectMongo(config.mongo);
 const connection = await Connection.connect(await temporalConnectionOptions(config.temporal));
@@ -20,7 +20,7 @@ const app = await buildApi({
   callbackSecret: config.callbacks.secret,
   authToken: config.api.authToken,
   defaultAbandonmentMs: config.flows.abandonmentTimeoutMs,
-  logger: apiLoggerOptions(config.api.logLevel),
+  logger: apiLoggerOptions(config.logging.level),
 });
 
 const shutdown = async (signal: string) => {

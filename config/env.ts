@@ -94,9 +94,14 @@ const apiSchema = z
     API_HOST: nonEmpty.default('127.0.0.1'),
     API_PORT: port.default(3000),
     API_AUTH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  })
+  .transform((v) => ({ host: v.API_HOST, port: v.API_PORT, authToken: v.API_AUTH_TOKEN }));
+
+const loggingSchema = z
+  .object({
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .transform((v) => ({ host: v.API_HOST, port: v.API_PORT, authToken: v.API_AUTH_TOKEN, logLevel: v.LOG_LEVEL }));
+  .transform((v) => ({ level: v.LOG_LEVEL }));
 
 const flowsSchema = z
   .object({
@@ -111,6 +116,7 @@ const sections = {
   callbacks: callbacksSchema,
   vault: vaultSchema,
   api: apiSchema,
+  logging: loggingSchema,
   flows: flowsSchema,
 } as const;
 

@@ -1,4 +1,4 @@
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import pino from 'pino';
 import { loadConfigOrExit } from '../config/env.js';
 import { createKlarnaClient } from '../klarna/client.js';
@@ -8,9 +8,11 @@ import { connectMongo } from '../persistence/mongo.js';
 import { createTokenVault } from '../persistence/token-vault.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { createWorker } from './create-worker.js';
+import { pinoTemporalLogger } from './pino-temporal-logger.js';
 
-const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault']);
-const logger = pino({ name: 'worker', level: process.env.LOG_LEVEL ?? 'info' });
+const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault', 'logging']);
+const logger = pino({ name: 'worker', level: config.logging.level });
+Runtime.install({ logger: pinoTemporalLogger(logger.child({ component: 'temporal' })) });
 
 const mongo = await connectMongo(config.mongo);
 const connection = await NativeConnection.connect(await temporalConnectionOptions(config.temporal));
