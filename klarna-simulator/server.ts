@@ -196,10 +196,15 @@ export async function buildKlarnaSimulator(options: KlarnaSimulatorOptions): Pro
   return app;
 }
 
+/** A listening simulator. */
+export interface KlarnaSimulator {
+  url: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
 /** Builds and listens; port 0 picks a free port. The url uses 127.0.0.1, not the bind address. */
-export async function startKlarnaSimulator(
-  options: KlarnaSimulatorOptions & { port?: number; host?: string },
-): Promise<{ url: string; app: FastifyInstance; close(): Promise<void> }> {
+export async function startKlarnaSimulator(options: KlarnaSimulatorOptions & { port?: number; host?: string }): Promise<KlarnaSimulator> {
   const host = options.host ?? '127.0.0.1';
   const app = await buildKlarnaSimulator(options);
   await app.listen({ port: options.port ?? 0, host });
