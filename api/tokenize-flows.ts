@@ -96,12 +96,12 @@ export function tokenizeFlows(options: TokenizeFlowsOptions) {
 
     /** Passes the shopper's authorization to the flow; the flow ignores duplicates itself. */
     async authorize(flowId: string, authorization: ShopperAuthorization): Promise<void> {
-      // A flow that has reached its outcome may still be recording it (the workflow is open), and
-      // would silently ignore the signal; refuse plainly instead.
-      const before = await status(flowId);
-      if (!before) throw new ApiError(404, 'not_found', `No flow ${flowId}.`);
-      if (isTerminalTokenizeState(before.state)) {
-        throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended (${before.state}); it takes no authorization.`);
+      // A flow stores its outcome before it shows it and before it closes: a terminal stored state
+      // means the signal would only be counted as ignored, so refuse plainly. (Read from MongoDB,
+      // not by query: a query waits its turn behind the workflow's tasks, a signal must not.)
+      const stored = (await options.flows.find(flowId))?.status;
+      if (stored && isTerminalTokenizeState(stored.state)) {
+        throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended (${stored.state}); it takes no authorization.`);
       }
       try {
         await client.workflow.getHandle(flowId).signal(shopperAuthorizedSignal, authorization);

@@ -47,6 +47,8 @@ export async function tokenizeWorkflow(input: TokenizeInput): Promise<TokenizeSt
     updated_at: iso(Date.now()),
   };
   let authorization: (ShopperAuthorization & { received_at_ms: number }) | undefined;
+  /** Set once the flow has decided how it ends, before that is recorded and shown. */
+  let outcome: TokenizeState | undefined;
 
   setHandler(tokenizeStatusQuery, () => status);
   setHandler(awaitCheckoutSessionUpdate, async () => {
@@ -58,10 +60,10 @@ export async function tokenizeWorkflow(input: TokenizeInput): Promise<TokenizeSt
     // retries callbacks: the first authorization for this session wins, the rest are counted.
     const wrongSession = signal.session_id !== undefined && status.session_id !== undefined && signal.session_id !== status.session_id;
     // Before the session id is known (a signal racing the session's creation) it is accepted.
-    const waiting = status.state === 'CREATING_SESSION' || status.state === 'AWAITING_AUTHORIZATION';
+    const waiting = !outcome && (status.state === 'CREATING_SESSION' || status.state === 'AWAITING_AUTHORIZATION');
     if (authorization || !waiting || wrongSession) {
       status.ignored_authorizations += 1;
-      log.info('authorization ignored', { flowId: input.flow_id, source: signal.source, reason: wrongSession ? 'other session' : status.state });
+      log.info('authorization ignored', { flowId: input.flow_id, source: signal.source, reason: wrongSession ? 'other session' : (outcome ?? status.state) });
       return;
     }
     authorization = { ...signal, received_at_ms: Date.now() };
@@ -72,10 +74,13 @@ export async function tokenizeWorkflow(input: TokenizeInput): Promise<TokenizeSt
     status.updated_at = iso(Date.now());
     upsertSearchAttributes([{ key: FlowState, value: state }]);
   };
+  // The outcome is stored in MongoDB before the query and search attributes show it, so whoever
+  // sees a terminal state can rely on the stored copy (the API refuses late authorizations by it).
   const finish = async (state: TokenizeState, failure?: FlowFailure) => {
+    outcome = state;
+    await recordFlowState({ ...status, state, updated_at: iso(Date.now()), ...(failure ? { failure } : {}) });
     if (failure) status.failure = failure;
     moveTo(state);
-    await recordFlowState(status);
     return status;
   };
 

@@ -144,6 +144,38 @@ describe('tokenize workflow', () => {
     expect(fake.recorded.at(-1)?.state).toBe('ABANDONED');
   });
 
+  it('stores its outcome before showing it, and counts an authorization arriving meanwhile as ignored', async () => {
+    let releaseRecording!: () => void;
+    const recordingBlocked = new Promise<void>((resolve) => (releaseRecording = resolve));
+    let recordingStarted!: () => void;
+    const terminalRecordingStarted = new Promise<void>((resolve) => (recordingStarted = resolve));
+    const fake = fakeActivities({
+      async recordFlowState(status) {
+        fake.recorded.push(structuredClone(status));
+        if (status.state === 'ABANDONED') {
+          recordingStarted();
+          await recordingBlocked;
+        }
+      },
+    });
+    const result = await withWorker(fake.activities, async (taskQueue) => {
+      // Short enough to pass in real time: time is skipped only while the client waits for a result.
+      const args = input({ abandonment_timeout_ms: 1_500 });
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      await terminalRecordingStarted;
+      // Decided and being stored, not yet shown: the query still says AWAITING_AUTHORIZATION.
+      const during = await handle.query(tokenizeStatusQuery);
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'late', session_id: 'sess-1', source: 'checkout' });
+      releaseRecording();
+      return { during, final: (await handle.result()) as TokenizeStatus };
+    });
+    expect(result.during.state).toBe('AWAITING_AUTHORIZATION');
+    expect(fake.recorded.at(-1)?.state).toBe('ABANDONED');
+    expect(result.final.state).toBe('ABANDONED');
+    expect(result.final.ignored_authorizations).toBe(1);
+    expect(fake.calls.some((c) => c.name === 'createAndVaultCustomerToken')).toBe(false);
+  });
+
   it('ends EXPIRED when Klarna stays unavailable until the 60-minute authorization lifetime runs out', async () => {
     let attempts = 0;
     const fake = fakeActivities({
