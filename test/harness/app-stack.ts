@@ -1,102 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
-import { buildApi } from '../../api/build-api.js';
-import { createKlarnaClient } from '../../klarna/client.js';
-import { startKlarnaSimulator } from '../../klarna-simulator/server.js';
-import { customerTokensRepository } from '../../persistence/customer-tokens-repository.js';
-import { flowsRepository } from '../../persistence/flows-repository.js';
-import { klarnaEventsRepository } from '../../persistence/klarna-events-repository.js';
-import { connectMongo, type Mongo } from '../../persistence/mongo.js';
-import { createTokenVault, type TokenVault } from '../../persistence/token-vault.js';
-import { createWorker } from '../../worker/create-worker.js';
+import { startInProcessApp, type InProcessApp, type InProcessAppOptions } from '../../stack/in-process-app.js';
 
-export const simulatorCredentials = { username: 'test-merchant', password: 'test-secret' };
+export { simulatorCredentials } from '../../stack/in-process-app.js';
+export type AppStack = InProcessApp;
 
-export interface AppStack {
-  apiUrl: string;
-  simulatorUrl: string;
-  mongo: Mongo;
-  vault: TokenVault;
-  temporal: Client;
-  callbackSecret: string;
-  taskQueue: string;
-  /** Basic auth header for the simulator's Klarna paths. */
-  klarnaAuth: string;
-  stop(): Promise<void>;
-}
-
-/**
- * The product as it runs, in-process but over real sockets: the Klarna simulator, the API and a
- * worker, wired to the suite's real Temporal dev server and FerretDB. Each stack gets its own
- * task queue and database, so test files do not see each other's data.
- */
-export async function startAppStack(options: { withWorker?: boolean; sessionWaitMs?: number; authToken?: string } = {}): Promise<AppStack> {
-  const temporalAddress = inject('temporalAddress');
-  const suffix = randomUUID().slice(0, 8);
-  const taskQueue = `test-${suffix}`;
-  const callbackSecret = `cb-secret-${randomBytes(12).toString('hex')}`;
-  const vault = createTokenVault(randomBytes(32));
-
-  const simulator = await startKlarnaSimulator({ ...simulatorCredentials, port: 0, logger: false });
-  const mongo = await connectMongo({ uri: inject('mongoUri'), database: `test_${suffix}` });
-  const connection = await Connection.connect({ address: temporalAddress });
-  const temporal = new Client({ connection, namespace: 'default' });
-
-  const api = await buildApi({
-    temporal,
-    taskQueue,
-    flows: flowsRepository(mongo.db),
-    events: klarnaEventsRepository(mongo.db),
-    vault,
-    callbackSecret,
-    defaultAbandonmentMs: 30 * 60_000,
-    sessionWaitMs: options.sessionWaitMs,
-    authToken: options.authToken,
-  });
-  const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
-
-  let worker: Worker | undefined;
-  let workerRun: Promise<void> | undefined;
-  let nativeConnection: NativeConnection | undefined;
-  if (options.withWorker !== false) {
-    nativeConnection = await NativeConnection.connect({ address: temporalAddress });
-    worker = await createWorker({
-      connection: nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      deps: {
-        klarna: createKlarnaClient({ baseUrl: simulator.url, ...simulatorCredentials, timeoutMs: 5_000 }),
-        vault,
-        customerTokens: customerTokensRepository(mongo.db),
-        flows: flowsRepository(mongo.db),
-        callbacks: { publicBaseUrl: apiUrl, secret: callbackSecret },
-      },
-    });
-    workerRun = worker.run();
-  }
-
-  return {
-    apiUrl,
-    simulatorUrl: simulator.url,
-    mongo,
-    vault,
-    temporal,
-    callbackSecret,
-    taskQueue,
-    klarnaAuth: `Basic ${Buffer.from(`${simulatorCredentials.username}:${simulatorCredentials.password}`).toString('base64')}`,
-    async stop() {
-      worker?.shutdown();
-      await workerRun;
-      await nativeConnection?.close();
-      await api.close();
-      await simulator.close();
-      await connection.close();
-      await mongo.db.dropDatabase().catch(() => undefined);
-      await mongo.close();
-    },
-  };
+/** The in-process app (stack/in-process-app.ts) on the suite's Temporal dev server and FerretDB. */
+export function startAppStack(options: Omit<InProcessAppOptions, 'temporalAddress' | 'mongoUri'> = {}): Promise<AppStack> {
+  return startInProcessApp({ ...options, temporalAddress: inject('temporalAddress'), mongoUri: inject('mongoUri') });
 }
 
 export async function http(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
