@@ -90,6 +90,17 @@ async function untilState(handle: { query: (q: typeof tokenizeStatusQuery) => Pr
   throw new Error(`flow never reached ${state}`);
 }
 
+/** Starts a flow, authorizes it once from `source` when it waits for that, and returns its result. */
+function authorizedFlow(activities: object, source: 'checkout' | 'klarna_callback'): Promise<TokenizeStatus> {
+  return withWorker(activities, async (taskQueue) => {
+    const args = input();
+    const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+    await untilState(handle, 'AWAITING_AUTHORIZATION');
+    await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', source });
+    return (await handle.result()) as TokenizeStatus;
+  });
+}
+
 describe('tokenize workflow', () => {
   it('completes with the first authorization and ignores duplicates from the checkout and Klarna', async () => {
     const fake = fakeActivities();
@@ -184,13 +195,7 @@ describe('tokenize workflow', () => {
         throw ApplicationFailure.create({ type: klarnaFailureType('server_error'), message: 'Klarna 503', nonRetryable: false });
       },
     });
-    const status = await withWorker(fake.activities, async (taskQueue) => {
-      const args = input();
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
-      await untilState(handle, 'AWAITING_AUTHORIZATION');
-      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', source: 'checkout' });
-      return (await handle.result()) as TokenizeStatus;
-    });
+    const status = await authorizedFlow(fake.activities, 'checkout');
     expect(status.state).toBe('EXPIRED');
     expect(status.failure?.kind).toBe('deadline_exceeded');
     expect(attempts).toBeGreaterThan(1);
@@ -212,13 +217,7 @@ describe('tokenize workflow', () => {
         });
       },
     });
-    const status = await withWorker(fake.activities, async (taskQueue) => {
-      const args = input();
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
-      await untilState(handle, 'AWAITING_AUTHORIZATION');
-      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', source: 'klarna_callback' });
-      return (await handle.result()) as TokenizeStatus;
-    });
+    const status = await authorizedFlow(fake.activities, 'klarna_callback');
     expect(status.state).toBe('EXPIRED');
     expect(status.failure).toMatchObject({ kind: 'authorization_not_found', klarna_error_code: 'NOT_FOUND', klarna_correlation_id: 'corr-1' });
   });
@@ -234,13 +233,7 @@ describe('tokenize workflow', () => {
         });
       },
     });
-    const status = await withWorker(fake.activities, async (taskQueue) => {
-      const args = input();
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
-      await untilState(handle, 'AWAITING_AUTHORIZATION');
-      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', source: 'checkout' });
-      return (await handle.result()) as TokenizeStatus;
-    });
+    const status = await authorizedFlow(fake.activities, 'checkout');
     expect(status.state).toBe('FAILED');
     expect(status.failure).toMatchObject({ kind: 'invalid_operation', klarna_error_code: 'INVALID_OPERATION' });
   });
