@@ -12,6 +12,8 @@ export interface RequestContext {
   record?: RecordedRequest;
   /** Set when a replayed idempotent answer is sent, for the response header. */
   idempotentReplay?: boolean;
+  /** The credentials check failed (answered 401 in onRequest). */
+  unauthorized?: boolean;
 }
 
 export interface RecordedRequest {

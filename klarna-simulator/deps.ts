@@ -8,8 +8,6 @@ export interface SimulatorDeps {
   /** The merchant the Basic credentials identify (customer tokens belong to one). */
   merchant: string;
   callbacks: CallbackDispatcher;
-  /** Real-time retry waits are multiplied by this (1 = Klarna's schedule; tests shorten it). */
-  retryScale: number;
   /** Base URL shoppers and merchants reach the simulator on (configured, or from the request's Host). */
   publicUrl(request: FastifyRequest): string;
 }

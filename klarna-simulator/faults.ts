@@ -26,6 +26,10 @@ export function takeFault(store: SimStore, method: string, path: string, route: 
     if (rule.method && rule.method.toUpperCase() !== method.toUpperCase()) continue;
     const re = globToRegExp(rule.path);
     if (!re.test(path) && !(route && re.test(route))) continue;
+    if (rule.rate !== undefined) {
+      rule.seen++;
+      if (Math.floor(rule.seen * rule.rate) === Math.floor((rule.seen - 1) * rule.rate)) continue;
+    }
     if (rule.remaining !== null) rule.remaining--;
     rule.matched++;
     return rule;

@@ -10,7 +10,7 @@ import { registerControlRoutes } from './routes/controls.js';
 import { registerV2ControlRoutes } from './routes/controls-v2.js';
 import { registerCustomerTokenV1Routes } from './routes/customer-token-v1.js';
 import { registerHppV1Routes } from './routes/hpp-v1.js';
-import { registerV2Routes } from './routes/v2.js';
+import { expireDuePaymentRequests, registerV2Routes } from './routes/v2.js';
 import { registerPaymentsV1Routes } from './routes/payments-v1.js';
 import { SimStore } from './state/store.js';
 
@@ -20,12 +20,24 @@ export interface KlarnaSimulatorOptions {
   /** Base URL for links the simulator hands out (purchase page, redirect_url); default: the request's Host. */
   publicUrl?: string;
   logger?: boolean | object;
-  /** Default true; false hides /_sim (the simulator then looks like plain Klarna). */
+  /**
+   * The /_sim controls and shopper pages. Default: on, except with NODE_ENV=production (a
+   * production build never exposes them unless asked in code). false: not registered at all.
+   */
   controls?: boolean;
-  /** Authorization callback retry backoff base (Klarna: 1 s). Tests may shorten it; v2 webhook retry waits scale with it. */
+  /**
+   * Real-time length of Klarna's 1 s of retry wait (default 1000: Klarna's schedule). Tests may
+   * shorten it; every retry schedule (authorization callback, HPP status_update, v2 webhooks)
+   * scales with it. Retries are also due on the simulator clock (POST /_sim/clock/advance).
+   */
   callbackRetryBaseMs?: number;
   /** v2 API key (`Authorization: Basic <key>`); v2 paths also accept the v1 Basic credentials. */
   apiKey?: string;
+  /**
+   * v2 webhook endpoints configured at start (Klarna's portal subscription), kept across
+   * POST /_sim/reset. More can be registered with POST /_sim/webhooks.
+   */
+  webhooks?: { url: string; signing_key: string; signing_key_id?: string; event_types?: string[] }[];
 }
 
 export const CONTROL_PREFIX = '/_sim';
@@ -61,15 +73,23 @@ export async function buildKlarnaSimulator(options: KlarnaSimulatorOptions): Pro
   // The request id is the correlation id, so simulator log lines match Klarna-Correlation-Id.
   const app = Fastify({ logger: loggerOptions(options.logger), genReqId: () => randomUUID(), return503OnClosing: false });
   const store = new SimStore();
-  const callbacks = new CallbackDispatcher(store, { timeoutMs: 2_000, maxAttempts: 3, retryBaseMs: options.callbackRetryBaseMs ?? 1_000 }, app.log);
+  store.baseWebhooks = (options.webhooks ?? []).map((w, i) => ({
+    webhook_id: `krn:partner:global:notification:webhook:configured-${i + 1}`,
+    url: w.url,
+    signing_key_id: w.signing_key_id ?? `configured-${i + 1}`,
+    signing_key: w.signing_key,
+    event_types: w.event_types ?? [],
+  }));
+  store.reset();
+  const callbacks = new CallbackDispatcher(store, (options.callbackRetryBaseMs ?? 1_000) / 1_000, app.log);
   const deps: SimulatorDeps = {
     store,
-    retryScale: (options.callbackRetryBaseMs ?? 1_000) / 1_000,
     merchant: options.username,
     callbacks,
     publicUrl: (request) => (options.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, ''),
   };
   const idempotency = createIdempotency(deps);
+  const controls = options.controls ?? process.env.NODE_ENV !== 'production';
 
   // JSON only, like Klarna; an empty body is "no body" (controls accept that), bad JSON is a 400.
   app.removeContentTypeParser('application/json');
@@ -81,6 +101,13 @@ export async function buildKlarnaSimulator(options: KlarnaSimulatorOptions): Pro
     } catch {
       done(new KlarnaError(400, 'BAD_REQUEST', ['Request body is not valid JSON']), undefined);
     }
+  });
+  // HTML forms on the shopper pages post form-encoded bodies to /_sim; Klarna paths stay JSON-only.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => {
+    if (!isControlPath(request.url)) return done(errorForStatus(415), undefined);
+    // An empty form field means "not given", as an absent JSON field would.
+    const fields = [...new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))].filter(([, v]) => v.trim() !== '');
+    done(null, Object.fromEntries(fields));
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -102,18 +129,20 @@ export async function buildKlarnaSimulator(options: KlarnaSimulatorOptions): Pro
       if (typeof key === 'string') record.idempotency_key = key;
       ctx.record = record;
       store.record(record);
+      // Credentials first, before the body is even parsed: Klarna answers 401 to anything else.
+      const apiKeyOk = options.apiKey !== undefined && isV2Path(request.url) && request.headers.authorization === `Basic ${options.apiKey}`;
+      if (!apiKeyOk && !credentialsMatch(request.headers.authorization, options.username, options.password)) {
+        ctx.unauthorized = true;
+        reply.header('WWW-Authenticate', 'Basic realm="Klarna API"');
+        return sendKlarnaError(request, reply, new KlarnaError(401, 'UNAUTHORIZED', ['Unauthorized: invalid or missing credentials']));
+      }
     }
   });
 
   app.addHook('preValidation', async (request, reply) => {
     const ctx = contextOf(request);
-    if (!ctx.record) return;
+    if (!ctx.record || ctx.unauthorized) return;
     ctx.record.body = request.body;
-    const apiKeyOk = options.apiKey !== undefined && isV2Path(request.url) && request.headers.authorization === `Basic ${options.apiKey}`;
-    if (!apiKeyOk && !credentialsMatch(request.headers.authorization, options.username, options.password)) {
-      reply.header('WWW-Authenticate', 'Basic realm="Klarna API"');
-      return sendKlarnaError(request, reply, new KlarnaError(401, 'UNAUTHORIZED', ['Unauthorized: invalid or missing credentials']));
-    }
     const fault = takeFault(store, request.method, ctx.record.path, request.routeOptions.url, 'before');
     if (!fault) return idempotency.before(request, reply);
     if (fault.latency_ms > 0) await sleep(fault.latency_ms);
@@ -138,7 +167,7 @@ export async function buildKlarnaSimulator(options: KlarnaSimulatorOptions): Pro
     if (!ctx.record) return payload;
     idempotency.after(request, reply.statusCode, payload);
     let out = payload;
-    const fault = ctx.record.fault ? undefined : takeFault(store, request.method, ctx.record.path, request.routeOptions.url, 'after');
+    const fault = ctx.record.fault || ctx.unauthorized ? undefined : takeFault(store, request.method, ctx.record.path, request.routeOptions.url, 'after');
     if (fault) {
       if (fault.latency_ms > 0) await sleep(fault.latency_ms);
       if (fault.drop) {
@@ -187,12 +216,18 @@ export async function buildKlarnaSimulator(options: KlarnaSimulatorOptions): Pro
   registerCustomerTokenV1Routes(app, deps);
   registerHppV1Routes(app, deps);
   registerV2Routes(app, deps);
-  if (options.controls !== false) {
+  if (controls) {
     registerControlRoutes(app, deps);
     registerV2ControlRoutes(app, deps);
   }
 
-  app.addHook('onClose', async () => callbacks.close());
+  // Payment requests expire on their own (EXPIRED + webhook), not only when next read.
+  const sweeper = setInterval(() => expireDuePaymentRequests(deps), 1_000);
+  sweeper.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper);
+    callbacks.close();
+  });
   return app;
 }
 

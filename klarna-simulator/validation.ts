@@ -21,6 +21,17 @@ const currencyCodes = new Set(
 );
 
 export const countryCode = z.string().refine((v) => countryCodes.has(v), 'ISO 3166-1 alpha-2 country code');
+
+/**
+ * Klarna Payments markets and the one currency each accepts (Klarna's sample-data country list).
+ * Klarna refuses a session outside its markets (`Bad value: purchase_country`) and a currency
+ * that is not the market's (`Bad value: purchase_currency`).
+ */
+export const klarnaMarketCurrency: Readonly<Record<string, string>> = {
+  AT: 'EUR', AU: 'AUD', BE: 'EUR', CA: 'CAD', CH: 'CHF', CZ: 'CZK', DE: 'EUR', DK: 'DKK', ES: 'EUR', FI: 'EUR', FR: 'EUR',
+  GB: 'GBP', GR: 'EUR', HU: 'HUF', IE: 'EUR', IT: 'EUR', MX: 'MXN', NL: 'EUR', NO: 'NOK', NZ: 'NZD', PL: 'PLN', PT: 'EUR',
+  RO: 'RON', SE: 'SEK', SK: 'EUR', US: 'USD',
+};
 export const currencyCode = z.string().refine((v) => currencyCodes.has(v), 'ISO 4217 currency code');
 /** Klarna locales are RFC 1766 language-COUNTRY, e.g. en-US, sv-SE. */
 export const localeCode = z.string().regex(/^[a-z]{2}-[A-Z]{2}$/);
@@ -112,13 +123,31 @@ const purchaseFields = {
   options: z.record(z.string(), z.unknown()).optional(),
 };
 
-export const createSessionSchema = z.object({
-  ...purchaseFields,
-  intent: intentSchema.default('buy'),
-  acquiring_channel: z.enum(['ECOMMERCE', 'IN_STORE', 'TELESALES']).default('ECOMMERCE'),
-  /** Step-up recovery session (seed 000), together with customer.customer_token. */
-  step_up_id: z.string().min(1).optional(),
-});
+/**
+ * The purchase must be in a Klarna market and in that market's currency. Judged only once both
+ * fields are well-formed codes, so a malformed field is reported once, under its own name.
+ */
+export function marketErrors(country: string | undefined, currency: string | undefined): string[] {
+  if (country === undefined || !countryCodes.has(country)) return [];
+  const expected = klarnaMarketCurrency[country];
+  if (!expected) return ['purchase_country'];
+  if (currency !== undefined && currencyCodes.has(currency) && currency !== expected) return ['purchase_currency'];
+  return [];
+}
+
+function marketRefinement(b: { purchase_country?: string; purchase_currency?: string }, ctx: z.RefinementCtx): void {
+  for (const field of marketErrors(b.purchase_country, b.purchase_currency)) ctx.addIssue({ code: 'custom', path: [field], message: 'not a Klarna market/currency' });
+}
+
+export const createSessionSchema = z
+  .object({
+    ...purchaseFields,
+    intent: intentSchema.default('buy'),
+    acquiring_channel: z.enum(['ECOMMERCE', 'IN_STORE', 'TELESALES']).default('ECOMMERCE'),
+    /** Step-up recovery session (seed 000), together with customer.customer_token. */
+    step_up_id: z.string().min(1).optional(),
+  })
+  .superRefine(marketRefinement);
 export type CreateSessionBody = z.infer<typeof createSessionSchema>;
 
 /**
@@ -145,21 +174,25 @@ export const updateSessionSchema = z.object({
 });
 export type UpdateSessionBody = z.infer<typeof updateSessionSchema>;
 
-export const createOrderSchema = z.object({
-  ...purchaseFields,
-  auto_capture: z.boolean().optional(),
-});
+export const createOrderSchema = z
+  .object({
+    ...purchaseFields,
+    auto_capture: z.boolean().optional(),
+  })
+  .superRefine(marketRefinement);
 export type CreateOrderBody = z.infer<typeof createOrderSchema>;
 
-export const createCustomerTokenSchema = z.object({
-  purchase_country: countryCode,
-  purchase_currency: currencyCode,
-  locale: localeCode,
-  description: z.string().min(1).max(255),
-  intended_use: z.literal('SUBSCRIPTION'),
-  billing_address: addressSchema.optional(),
-  customer: customerSchema.optional(),
-});
+export const createCustomerTokenSchema = z
+  .object({
+    purchase_country: countryCode,
+    purchase_currency: currencyCode,
+    locale: localeCode,
+    description: z.string().min(1).max(255),
+    intended_use: z.literal('SUBSCRIPTION'),
+    billing_address: addressSchema.optional(),
+    customer: customerSchema.optional(),
+  })
+  .superRefine(marketRefinement);
 export type CreateCustomerTokenBody = z.infer<typeof createCustomerTokenSchema>;
 
 export const createTokenOrderSchema = z.object({
@@ -245,7 +278,11 @@ export function parseKlarnaBody<S extends z.ZodType>(schema: S, body: unknown): 
 
 /**
  * Klarna's arithmetic checks on a cart: each line's total is quantity × unit price minus its
- * discount, and order_amount (and order_tax_amount, when lines carry tax) is the sum of the lines.
+ * discount; order_amount is the sum of the line totals. Tax, as Klarna's tax-handling guide
+ * describes it: per line, the rate implied by total_tax_amount, 100 × tax / (total − tax) %, is
+ * within ±1 percentage point of tax_rate (a rate of 2500 = 25 %); per order, order_tax_amount is
+ * within ±(number of lines) of the sum of the lines' total_tax_amount. Lines without tax fields
+ * (the US way: a separate sales_tax line) are not tax-checked.
  */
 export function cartErrors(cart: { order_amount: number; order_tax_amount?: number; order_lines: OrderLine[] }): string[] {
   const errors: string[] = [];
@@ -253,14 +290,25 @@ export function cartErrors(cart: { order_amount: number; order_tax_amount?: numb
     if (line.total_amount !== line.quantity * line.unit_price - (line.total_discount_amount ?? 0)) {
       errors.push(`Bad value: order_lines[${i}].total_amount`);
     }
+    if (line.tax_rate !== undefined && line.total_tax_amount !== undefined && !lineTaxMatchesRate(line.total_amount, line.total_tax_amount, line.tax_rate)) {
+      errors.push(`Bad value: order_lines[${i}].total_tax_amount`);
+    }
   });
   const sum = cart.order_lines.reduce((acc, l) => acc + l.total_amount, 0);
   if (sum !== cart.order_amount) errors.push('Bad value: order_amount');
   if (cart.order_tax_amount !== undefined && cart.order_lines.some((l) => l.total_tax_amount !== undefined)) {
     const tax = cart.order_lines.reduce((acc, l) => acc + (l.total_tax_amount ?? 0), 0);
-    if (tax !== cart.order_tax_amount) errors.push('Bad value: order_tax_amount');
+    if (Math.abs(tax - cart.order_tax_amount) > cart.order_lines.length) errors.push('Bad value: order_tax_amount');
   }
   return errors;
+}
+
+/** Klarna's line-level tax tolerance: the implied rate within ±1 percentage point of tax_rate. */
+export function lineTaxMatchesRate(totalAmount: number, totalTax: number, taxRate: number): boolean {
+  const net = totalAmount - totalTax;
+  if (net === 0) return totalTax === 0;
+  const impliedPercent = (100 * totalTax) / net;
+  return Math.abs(impliedPercent - taxRate / 100) <= 1;
 }
 
 export function assertCart(cart: Parameters<typeof cartErrors>[0]): void {
@@ -272,10 +320,31 @@ export function assertCart(cart: Parameters<typeof cartErrors>[0]): void {
 
 export const tokenScopesSchema = z.array(z.enum(['payment:customer_present', 'payment:customer_not_present'])).min(1);
 const requestCustomerTokenSchema = z.object({ scopes: tokenScopesSchema, customer_token_reference: z.string().max(255).optional() });
+/** ISO 8601 duration as Klarna's interaction_expiry takes it (PT15M, PT1H, P1DT12H) → ms. */
+export function isoDurationMs(value: string): number | undefined {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(value);
+  if (!m || value === 'P' || value.endsWith('T')) return undefined;
+  const [, d, h, min, sec] = m.map((x) => Number(x ?? 0));
+  return (((d! * 24 + h!) * 60 + min!) * 60 + sec!) * 1000;
+}
+
+/**
+ * Custom Payment Request expiry (Klarna: `interaction_expiry` {duration} or {timestamp}, 15 min to
+ * 48 h). The range is judged against the simulator clock when the request is made.
+ */
+const interactionExpirySchema = z
+  .object({
+    duration: z.string().refine((v) => isoDurationMs(v) !== undefined, 'ISO 8601 duration, e.g. PT15M').optional(),
+    timestamp: z.iso.datetime({ offset: true }).optional(),
+  })
+  .refine((v) => (v.duration === undefined) !== (v.timestamp === undefined), 'exactly one of duration or timestamp');
+
 const customerInteractionConfigSchema = z.object({
   method: z.literal('HANDOVER').default('HANDOVER'),
+  // May carry Klarna's {klarna.payment_request.*} placeholders; filled in when the shopper returns.
   return_url: httpUrl.optional(),
   app_return_url: z.string().min(1).optional(),
+  interaction_expiry: interactionExpirySchema.optional(),
 });
 
 export const createPaymentRequestSchema = z

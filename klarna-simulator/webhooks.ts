@@ -6,10 +6,8 @@ import type { PaymentRequestRecord } from './state/store.js';
 // Klarna v2 webhooks (klarna-api-facts §4, seed 003): an envelope {metadata, payload} POSTed to
 // each registered webhook, signed with HMAC-SHA256 of the raw body (hex) under the webhook's
 // signing key, headers Klarna-Signing-Key-Id and Klarna-Signature. Retries at +10 s, +2 min,
-// +15 min, 3 h, 6 h, 12 h (scaled by the simulator's retry scale); at-least-once, so duplicates
-// can be produced on demand with POST /_sim/callbacks/{id}/redeliver.
-
-const RETRY_SCHEDULE_MS = [10_000, 120_000, 900_000, 3 * 3600_000, 6 * 3600_000, 12 * 3600_000];
+// +15 min, 3 h, 6 h, 12 h (../callbacks.ts); at-least-once, so duplicates, holds for reordering
+// and delays can be produced on demand (POST /_sim/callbacks/scenario, …/redeliver).
 
 export function signWebhook(raw: string, signingKey: string): string {
   return createHmac('sha256', signingKey).update(raw).digest('hex');
@@ -63,8 +61,6 @@ export function emitWebhook(deps: SimulatorDeps, eventType: string, payload: unk
     deps.callbacks.dispatch('webhook', hook.url, envelope, {
       raw,
       headers: { 'Klarna-Signing-Key-Id': hook.signing_key_id, 'Klarna-Signature': signWebhook(raw, hook.signing_key) },
-      timeoutMs: 10_000,
-      retryDelaysMs: RETRY_SCHEDULE_MS.map((ms) => Math.round(ms * deps.retryScale)),
     });
   }
 }

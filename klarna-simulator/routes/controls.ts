@@ -1,22 +1,32 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SimulatorDeps } from '../deps.js';
 import { KlarnaError, tokenOrderErrorCodes } from '../errors.js';
 import { newId } from '../ids.js';
 import { fieldPath } from '../validation.js';
 import { authorizeSession } from '../shopper.js';
-import { paymentMethodTypes, type CustomerTokenRecord, type FaultRule } from '../state/store.js';
+import { hppFinalStatuses, paymentMethodTypes, type CustomerTokenRecord, type DeliveryScenario, type FaultRule } from '../state/store.js';
 import { liveSession, sessionView } from './payments-v1.js';
 import { tokenView } from './customer-token-v1.js';
 import { finishHpp, hppView, liveHpp, openHpp } from './hpp-v1.js';
-import { hppPage, purchasePage, redirectPage } from './purchase-page.js';
+import { hppPage, purchasePage, redirectPage, resultPage } from './purchase-page.js';
+import { expireDuePaymentRequests } from './v2.js';
 
 // Test controls under /_sim (a prefix Klarna never uses; no Basic auth). They stand in for the
 // shopper (authorize / decline), for Klarna's own decisions (suspend a token, fail a charge),
 // for the network (faults) and for time (clock). See docs/klarna-simulator.md.
 
+/** The shopper's Klarna login: playground address and OTP (klarna-api-facts §6). */
+const shopperLogin = {
+  email: z.string().min(3).max(254).optional(),
+  otp: z.string().max(12).optional(),
+};
+
 const authorizeSchema = z.object({
   outcome: z.enum(['approve', 'decline']).optional(),
+  ...shopperLogin,
+  /** Scenario: the order answer's authorized_payment_method as the seeds' bare string. */
+  authorized_payment_method_format: z.enum(['object', 'string']).optional(),
   /** What the shopper "paid with"; BANK_TRANSFER cannot be tokenized (seed 001 BAD_REQUEST row). */
   payment_method_type: z.enum(paymentMethodTypes).default('CARD'),
   /** ACCEPTED (default), PENDING, or REJECTED (the order is then refused with 403 REJECTED). */
@@ -27,7 +37,9 @@ const authorizeSchema = z.object({
 });
 
 const hppCompleteSchema = z.object({
-  outcome: z.enum(['approve', 'decline', 'cancel', 'back', 'error']).default('approve'),
+  /** Absent: approve, unless the shopper's playground address says otherwise (then decline). */
+  outcome: z.enum(['approve', 'decline', 'cancel', 'back', 'error']).optional(),
+  ...shopperLogin,
   payment_method_type: z.enum(paymentMethodTypes).default('CARD'),
   fraud_status: z.enum(['ACCEPTED', 'PENDING', 'REJECTED']).optional(),
 });
@@ -73,9 +85,42 @@ const faultSchema = z
     phase: z.enum(['before', 'after']).default('before'),
     /** How many matching requests it hits; absent = until removed. */
     count: z.number().int().min(1).optional(),
+    /** Hit this fraction of matching requests, evenly spread (0.5 = every second one). */
+    rate: z.number().gt(0).max(1).optional(),
   })
   .refine((f) => f.path ?? f.route, { message: 'path or route is required', path: ['path'] })
   .refine((f) => f.status !== undefined || f.drop || f.latencyMs > 0, { message: 'status, drop or latencyMs is required', path: ['status'] });
+
+const callbackKinds = ['authorization', 'hpp_status_update', 'webhook'] as const;
+const deliveryScenarioSchema = z.object({
+  kind: z.enum(callbackKinds).optional(),
+  kinds: z.array(z.enum(callbackKinds)).optional(),
+  /** Keep the next calls back until POST /_sim/callbacks/release. */
+  hold: z.boolean().default(false),
+  /** Send each call this many extra times (same body, same event_id). */
+  duplicates: z.number().int().min(0).max(10).default(0),
+  /** Real-time wait before each call's first attempt. */
+  delay_ms: z.number().int().min(0).max(60_000).default(0),
+  /** How many next calls it applies to; absent = until DELETE /_sim/callbacks/scenario. */
+  count: z.number().int().min(1).optional(),
+});
+const releaseSchema = z.object({
+  /** sent = oldest first (default), reverse = newest first. */
+  order: z.enum(['sent', 'reverse']).default('sent'),
+  /** Exactly these held deliveries, in this order. */
+  ids: z.array(z.string().min(1)).optional(),
+});
+
+/** A browser form post (the shopper pages), as opposed to a test's JSON call. */
+export function isFormPost(request: FastifyRequest): boolean {
+  return (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+}
+
+/** What a browser gets after a shopper action: Klarna's redirect back, or a page with the result. */
+export function browserAnswer(reply: FastifyReply, redirectTo: string | undefined, title: string, answer: unknown): FastifyReply {
+  if (redirectTo) return reply.redirect(redirectTo, 303);
+  return reply.type('text/html; charset=utf-8').send(resultPage(title, answer));
+}
 
 /** Control bodies may be absent (treated as {}); errors use Klarna's shape so one client parses both. */
 function parseControl<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
@@ -106,12 +151,13 @@ export function registerControlRoutes(app: FastifyInstance, deps: SimulatorDeps)
     const session = liveSession(deps, request.params.sessionId);
     if (session.status === 'complete') throw new KlarnaError(409, 'SESSION_COMPLETED', ['Session is completed']);
     const result = authorizeSession(deps, session, input);
-    if (!result.approved) return { approved: false, session_id: session.session_id };
+    if (!result.approved) return { approved: false, session_id: session.session_id, reason: result.reason };
     return {
       approved: true,
       authorization_token: result.authorization.authorization_token,
       session_id: session.session_id,
       expires_at: new Date(result.authorization.expires_at).toISOString(),
+      ...(result.authorization.step_up_method ? { step_up_method: result.authorization.step_up_method } : {}),
       ...(result.callback ? { callback_id: result.callback.id } : {}),
     };
   });
@@ -121,13 +167,20 @@ export function registerControlRoutes(app: FastifyInstance, deps: SimulatorDeps)
     return reply.type('text/html; charset=utf-8').code(session ? 200 : 404).send(purchasePage(session, request.params.sessionId, store.clock.nowMs()));
   });
 
-  app.get('/_sim/redirect/:id', async (request: P<'id'>, reply) => reply.type('text/html; charset=utf-8').send(redirectPage(request.params.id)));
+  // redirect_url of an order or customer token: on to the merchant's confirmation URL when the
+  // session had one, else a placeholder page.
+  app.get('/_sim/redirect/:id', async (request: P<'id'>, reply) => {
+    const target = store.redirects.get(request.params.id);
+    if (target) return reply.redirect(target, 303);
+    return reply.type('text/html; charset=utf-8').send(redirectPage(request.params.id));
+  });
 
   // Hosted Payment Page: redirect_url lands here. Opening it is the shopper arriving (IN_PROGRESS).
   app.get('/_sim/hpp/:id', async (request: P<'id'>, reply) => {
     const hpp = store.hppSessions.get(request.params.id);
     const live = hpp && store.clock.nowMs() < hpp.expires_at;
-    if (hpp && live) openHpp(deps, hpp);
+    // Only a real page view (not HEAD, e.g. a link checker) is the shopper arriving.
+    if (hpp && live && request.method === 'GET') openHpp(deps, hpp);
     const kp = hpp ? store.sessions.get(hpp.kp_session_id) : undefined;
     return reply
       .type('text/html; charset=utf-8')
@@ -137,15 +190,20 @@ export function registerControlRoutes(app: FastifyInstance, deps: SimulatorDeps)
 
   app.post('/_sim/hpp/:id/open', async (request: P<'id'>) => {
     const hpp = liveHpp(deps, request.params.id);
+    if (hppFinalStatuses.has(hpp.status)) throw new KlarnaError(409, 'INVALID_OPERATION', [`HPP session is ${hpp.status}`]);
     openHpp(deps, hpp);
     return hppView(hpp);
   });
 
-  app.post('/_sim/hpp/:id/complete', async (request: P<'id'>) => {
-    const input = parseControl(hppCompleteSchema, request.body);
+  // JSON for tests; a form post from the hosted page answers like Klarna's page: a 303 to the
+  // merchant URL for the outcome (placeholders filled), or a result page when none was given.
+  app.post('/_sim/hpp/:id/complete', async (request: P<'id'>, reply) => {
+    const { outcome, ...input } = parseControl(hppCompleteSchema, request.body);
     const hpp = liveHpp(deps, request.params.id);
-    const result = finishHpp(deps, hpp, input.outcome, input, deps.publicUrl(request));
-    return { ...hppView(hpp), ...result };
+    const result = finishHpp(deps, hpp, outcome, input, deps.publicUrl(request));
+    const answer = { ...hppView(hpp), ...result };
+    if (isFormPost(request)) return browserAnswer(reply, answer.redirect_to, `Hosted Payment Page: ${answer.status}`, answer);
+    return answer;
   });
 
   // --- inspection ----------------------------------------------------------------------------
@@ -158,6 +216,35 @@ export function registerControlRoutes(app: FastifyInstance, deps: SimulatorDeps)
   });
 
   app.get('/_sim/callbacks', async () => store.callbacks);
+
+  app.post('/_sim/callbacks/scenario', async (request) => {
+    const input = parseControl(deliveryScenarioSchema, request.body);
+    const rule: DeliveryScenario = {
+      id: newId(),
+      kinds: input.kinds ?? (input.kind ? [input.kind] : []),
+      hold: input.hold,
+      duplicates: input.duplicates,
+      delay_ms: input.delay_ms,
+      remaining: input.count ?? null,
+      matched: 0,
+    };
+    store.deliveryScenarios.push(rule);
+    return rule;
+  });
+
+  app.get('/_sim/callbacks/scenario', async () => store.deliveryScenarios);
+
+  app.delete('/_sim/callbacks/scenario', async (_request, reply) => {
+    store.deliveryScenarios = [];
+    return reply.code(204).send();
+  });
+
+  // Held deliveries go out one after the other, in the order asked for: out-of-order delivery.
+  app.post('/_sim/callbacks/release', async (request) => {
+    const input = parseControl(releaseSchema, request.body);
+    const released = await deps.callbacks.release({ ...(input.ids ? { ids: input.ids } : {}), reverse: input.order === 'reverse' });
+    return { released: released.map((d) => ({ id: d.id, kind: d.kind, state: d.state, attempts: d.attempts })) };
+  });
 
   app.post('/_sim/callbacks/:id/redeliver', async (request: P<'id'>) => {
     const delivery = store.callbacks.find((d) => d.id === request.params.id);
@@ -263,6 +350,8 @@ export function registerControlRoutes(app: FastifyInstance, deps: SimulatorDeps)
       drop: input.drop,
       phase: input.phase,
       remaining: input.count ?? null,
+      ...(input.rate !== undefined ? { rate: input.rate } : {}),
+      seen: 0,
       matched: 0,
       created_at: store.clock.iso(),
     };
@@ -288,14 +377,19 @@ export function registerControlRoutes(app: FastifyInstance, deps: SimulatorDeps)
 
   app.get('/_sim/clock', async () => ({ now: store.clock.iso(), offset_seconds: store.clock.offsetSeconds() }));
 
+  // Everything due by the new time happens before the answer: payment requests expire (with
+  // their webhooks) and callback retries whose wait has passed are attempted.
   app.post('/_sim/clock/advance', async (request) => {
     const { seconds } = parseControl(clockAdvanceSchema, request.body);
     store.clock.advance(seconds);
+    expireDuePaymentRequests(deps);
+    await deps.callbacks.runDue();
     return { now: store.clock.iso(), offset_seconds: store.clock.offsetSeconds() };
   });
 
   app.post('/_sim/reset', async () => {
     store.reset();
+    deps.callbacks.reset();
     return { reset: true, now: store.clock.iso() };
   });
 }

@@ -42,8 +42,8 @@ export function setHppStatus(deps: SimulatorDeps, hpp: HppSessionRecord, status:
   hpp.updated_at = deps.store.clock.nowMs();
   const url = hpp.merchant_urls.status_update;
   if (url) {
-    // HPP callbacks: 2xx expected within 3 s, else up to 3 retries (4 attempts).
-    deps.callbacks.dispatch('hpp_status_update', fillPlaceholders(url, hpp, false), { event_id: newId(), session: hppView(hpp) }, { timeoutMs: 3_000, maxAttempts: 4 });
+    // Delivery rules for this kind (3 s, up to 3 retries) live in ../callbacks.ts.
+    deps.callbacks.dispatch('hpp_status_update', fillPlaceholders(url, hpp, false), { event_id: newId(), session: hppView(hpp) });
   }
 }
 
@@ -71,7 +71,8 @@ export function openHpp(deps: SimulatorDeps, hpp: HppSessionRecord): void {
 export function finishHpp(
   deps: SimulatorDeps,
   hpp: HppSessionRecord,
-  outcome: HppOutcome,
+  /** Absent: the shopper's login decides (playground addresses), as on the purchase page. */
+  outcome: HppOutcome | undefined,
   input: Omit<AuthorizeInput, 'outcome'>,
   baseUrl: string,
 ): { status: HppStatus; redirect_to?: string; error?: unknown } {
@@ -101,7 +102,7 @@ export function finishHpp(
     setHppStatus(deps, hpp, 'ERROR');
     return { status: hpp.status, ...to('error'), error: err instanceof KlarnaError ? err.errorCode : String(err) };
   }
-  const result = authorizeSession(deps, session, { ...input, outcome: outcome === 'approve' ? 'approve' : 'decline' });
+  const result = authorizeSession(deps, session, { ...input, ...(outcome ? { outcome: outcome === 'approve' ? 'approve' : 'decline' } : {}) });
   if (!result.approved) {
     setHppStatus(deps, hpp, 'FAILED');
     return { status: hpp.status, ...to('failure') };

@@ -6,7 +6,9 @@ import { HOUR } from '../state/clock.js';
 import { nonTokenizableMethods, type AuthorizationRecord, type CustomerTokenRecord, type SessionRecord } from '../state/store.js';
 import {
   assertCart,
+  cartErrors,
   createCustomerTokenSchema,
+  marketErrors,
   createOrderSchema,
   createSessionSchema,
   parseKlarnaBody,
@@ -95,6 +97,18 @@ export function notMatchingFields(authorized: CreateSessionBody, order: CreateOr
   return [...new Set(out)];
 }
 
+/**
+ * Where Klarna's redirect_url finally sends the shopper: merchant_urls.confirmation with
+ * {{session_id}}, {{authorization_token}} and {{order_id}} filled in (assumption: the HPP
+ * placeholder syntax; Klarna's KP docs do not list confirmation placeholders).
+ */
+export function fillConfirmationUrl(template: string, auth: AuthorizationRecord, orderId: string | undefined): string {
+  return template
+    .replaceAll('{{session_id}}', encodeURIComponent(auth.session_id))
+    .replaceAll('{{authorization_token}}', encodeURIComponent(auth.authorization_token))
+    .replaceAll('{{order_id}}', encodeURIComponent(orderId ?? ''));
+}
+
 /** Klarna's authorized_payment_method.type, from the simulator's payment method. */
 export function authorizedPaymentMethodType(type: CustomerTokenRecord['payment_method_type']): string {
   const map = { CARD: 'card', DIRECT_DEBIT: 'direct_debit', INVOICE: 'invoice', ACCOUNT: 'base_account', BANK_TRANSFER: 'direct_bank_transfer' } as const;
@@ -140,7 +154,9 @@ export function registerPaymentsV1Routes(app: FastifyInstance, deps: SimulatorDe
     const session = liveSession(deps, request.params.sessionId);
     if (session.status === 'complete') throw klarnaErrors.sessionCompleted();
     const merged: CreateSessionBody = { ...session.data, ...update };
-    assertCart(merged);
+    // The merged session must still be a valid session: market, currency, cart arithmetic.
+    const errors = [...marketErrors(merged.purchase_country, merged.purchase_currency).map((f) => `Bad value: ${f}`), ...cartErrors(merged)];
+    if (errors.length) throw new KlarnaError(400, 'BAD_VALUE', errors);
     // Authorizations keep their snapshot: an order after this update with the new cart is a 409.
     session.data = merged;
     return reply.code(204).send();
@@ -155,6 +171,8 @@ export function registerPaymentsV1Routes(app: FastifyInstance, deps: SimulatorDe
     if (body.purchase_country !== country || (body.billing_address?.country !== undefined && body.billing_address.country !== country)) {
       throw new KlarnaError(400, 'BAD_VALUE', ['Bad value: purchase_country']);
     }
+    // Assumption (seed 001 names only the country case): the token is for the session's currency.
+    if (body.purchase_currency !== auth.snapshot.purchase_currency) throw new KlarnaError(400, 'BAD_VALUE', ['Bad value: purchase_currency']);
     if (nonTokenizableMethods.has(auth.payment_method_type)) {
       throw new KlarnaError(400, 'BAD_REQUEST', [`${auth.payment_method_type} is not valid for creating customer tokens in ${country}`]);
     }
@@ -186,6 +204,8 @@ export function registerPaymentsV1Routes(app: FastifyInstance, deps: SimulatorDe
     const session = store.sessions.get(auth.session_id);
     // Assumption: a tokenize session (no order ever) is complete once its token exists.
     if (session && auth.intent === 'tokenize') session.status = 'complete';
+    const confirmation = auth.snapshot.merchant_urls?.confirmation;
+    if (confirmation) store.redirects.set(tokenId, fillConfirmationUrl(confirmation, auth, undefined));
     return {
       token_id: tokenId,
       redirect_url: `${deps.publicUrl(request)}/_sim/redirect/${tokenId}`,
@@ -217,8 +237,9 @@ export function registerPaymentsV1Routes(app: FastifyInstance, deps: SimulatorDe
 export function placeAuthorizationOrder(deps: SimulatorDeps, auth: AuthorizationRecord, body: CreateOrderBody, baseUrl: string): Record<string, unknown> {
   const { store } = deps;
   if (auth.order_id) throw klarnaErrors.authorizationConsumed();
-  // Assumption: a tokenize authorization is for the token only (seed 001: "send only the second request").
-  if (auth.intent === 'tokenize') throw new KlarnaError(403, 'INVALID_OPERATION', ['Not allowed to create orders for intent tokenize.']);
+  // Assumption: a tokenize authorization is for the token only (seed 001: "send only the second
+  // request"), except in a step-up recovery session, whose order is the failed charge (seed 000).
+  if (auth.intent === 'tokenize' && !auth.step_up_id) throw new KlarnaError(403, 'INVALID_OPERATION', ['Not allowed to create orders for intent tokenize.']);
   const mismatch = notMatchingFields(auth.snapshot, body);
   if (mismatch.length) throw new KlarnaError(409, 'BAD_VALUE', [`Not matching fields: [${mismatch.join(', ')}]`]);
   if (auth.fraud_status === 'REJECTED') throw new KlarnaError(403, 'REJECTED', ['Rejected']);
@@ -231,13 +252,19 @@ export function placeAuthorizationOrder(deps: SimulatorDeps, auth: Authorization
     // Klarna: redirect_url only when a confirmation URL was given at session creation.
     ...(confirmation ? { redirect_url: `${baseUrl}/_sim/redirect/${orderId}` } : {}),
     fraud_status: auth.fraud_status,
-    authorized_payment_method: {
-      type: authorizedPaymentMethodType(auth.payment_method_type),
-      number_of_days: auth.payment_method_type === 'INVOICE' ? 30 : 0,
-      number_of_installments: 1,
-    },
+    // Klarna's OpenAPI has an object; the seeds' samples show a bare string ("invoice"). Object by
+    // default; the authorize control can ask for the string so clients prove they accept both.
+    authorized_payment_method:
+      auth.authorized_payment_method_format === 'string'
+        ? authorizedPaymentMethodType(auth.payment_method_type)
+        : {
+            type: authorizedPaymentMethodType(auth.payment_method_type),
+            number_of_days: auth.payment_method_type === 'INVOICE' ? 30 : 0,
+            number_of_installments: 1,
+          },
   };
   auth.order_id = orderId;
+  if (confirmation) store.redirects.set(orderId, fillConfirmationUrl(confirmation, auth, orderId));
   if (session) {
     session.order_id = orderId;
     session.status = 'complete';

@@ -24,7 +24,9 @@ export function purchasePage(session: SessionRecord | undefined, sessionId: stri
 ${d.step_up_id ? `<p>Step-up recovery for a customer token (step_up_id <code>${esc(d.step_up_id)}</code>).</p>` : ''}
 <table><thead><tr><th>Item</th><th>Qty</th><th>Total</th></tr></thead><tbody>${lines}</tbody>
 <tfoot><tr><th colspan="2">Order amount</th><th id="amount">${esc(money(d.order_amount, d.purchase_currency))}</th></tr></tfoot></table>
+${loginFields(d.billing_address?.email)}
 <p>
+  <button id="login" ${disabled} onclick="decide()">Continue with Klarna</button>
   <button id="approve" ${disabled} onclick="decide('approve')">Approve</button>
   <button id="decline" ${disabled} onclick="decide('decline')">Decline</button>
 </p>
@@ -33,8 +35,11 @@ ${d.step_up_id ? `<p>Step-up recovery for a customer token (step_up_id <code>${e
 async function decide(outcome) {
   const out = document.getElementById('result');
   out.textContent = 'Working…';
+  // Without an outcome the login decides (playground addresses, OTP), as at Klarna.
+  const login = {};
+  for (const f of ['email', 'otp']) { const v = document.getElementById(f).value.trim(); if (v) login[f] = v; }
   const r = await fetch(${JSON.stringify(`/_sim/sessions/${encodeURIComponent(session.session_id)}/authorize`)}, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ outcome }),
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(outcome ? { outcome } : login),
   });
   const body = await r.json();
   if (r.ok && body.approved) {
@@ -53,42 +58,57 @@ async function decide(outcome) {
   return page('Pay with Klarna (simulator)', body);
 }
 
+/** The Klarna login the shopper types: the playground address decides the outcome (facts §6). */
+function loginFields(email: string | undefined): string {
+  return `<p><label>Email <input id="email" name="email" value="${esc(email)}" size="36"></label>
+ <label>OTP <input id="otp" name="otp" value="123456" size="8"></label>
+ <small>customer+denied@… declines; customer+denied+auth_otp_email@… needs the OTP (999999 fails)</small></p>`;
+}
+
+/**
+ * A plain HTML form (works without JavaScript): each button posts its outcome; "Continue with
+ * Klarna" posts none, so the login decides. The server answers with Klarna's redirect back to
+ * the merchant (303) or a result page.
+ */
+export function shopperForm(action: string, email: string | undefined, buttons: [string, string][], disabled: boolean): string {
+  const off = disabled ? 'disabled' : '';
+  return `<form method="post" action="${esc(action)}">
+${loginFields(email)}
+<p><button id="login" type="submit" ${off}>Continue with Klarna</button>
+${buttons.map(([outcome, label]) => `<button id="${esc(outcome)}" type="submit" name="outcome" value="${esc(outcome)}" ${off}>${esc(label)}</button>`).join('')}</p>
+</form>`;
+}
+
 /** The Hosted Payment Page as the shopper sees it: the hosted KP session plus the ways out. */
 export function hppPage(hpp: HppSessionRecord | undefined, kp: SessionRecord | undefined, id: string): string {
   if (!hpp) return page('Session not found', `<p>No Hosted Payment Page session <code>${esc(id)}</code> (unknown or expired).</p>`);
   const d = kp?.data;
   const final = ['COMPLETED', 'CANCELLED', 'DISABLED'].includes(hpp.status);
-  const disabled = final ? 'disabled' : '';
-  const button = (outcome: string, label: string) => `<button id="${outcome}" ${disabled} onclick="finish('${outcome}')">${label}</button>`;
+  const buttons: [string, string][] = [
+    ['approve', 'Approve'],
+    ['decline', 'Decline'],
+    ['cancel', 'Cancel'],
+    ['back', 'Back to store'],
+    ['error', 'Simulate error'],
+  ];
   const body = `
 <p>Hosted Payment Page <code id="hpp-id">${esc(hpp.session_id)}</code> · status <b id="status">${esc(hpp.status)}</b>
  · place_order_mode <b>${esc(hpp.place_order_mode)}</b></p>
 ${d ? `<p>Klarna Payments session <code>${esc(hpp.kp_session_id)}</code> · intent <b>${esc(d.intent)}</b> · amount <b id="amount">${esc(money(d.order_amount, d.purchase_currency))}</b></p>` : ''}
-<p>${button('approve', 'Approve')}${button('decline', 'Decline')}${button('cancel', 'Cancel')}${button('back', 'Back to store')}${button('error', 'Simulate error')}</p>
-<div id="result" role="status"></div>
-<script>
-async function finish(outcome) {
-  const out = document.getElementById('result');
-  out.textContent = 'Working…';
-  const r = await fetch(${JSON.stringify(`/_sim/hpp/${encodeURIComponent(hpp.session_id)}/complete`)}, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ outcome }),
-  });
-  const body = await r.json();
-  document.getElementById('status').textContent = body.status || 'error';
-  out.dataset.status = body.status || 'error';
-  out.innerHTML = '<pre></pre>' + (body.redirect_to ? '<p><a id="continue">Continue to the merchant</a></p>' : '');
-  out.querySelector('pre').textContent = JSON.stringify(body, null, 2);
-  if (body.redirect_to) document.getElementById('continue').href = body.redirect_to;
-}
-</script>`;
+${shopperForm(`/_sim/hpp/${encodeURIComponent(hpp.session_id)}/complete`, d?.billing_address?.email, buttons, final)}`;
   return page('Klarna Hosted Payment Page (simulator)', body);
+}
+
+/** After a form post with nowhere to redirect to: the outcome, for a person clicking through. */
+export function resultPage(title: string, answer: unknown): string {
+  return page(title, `<pre id="result">${esc(JSON.stringify(answer, null, 2))}</pre>`);
 }
 
 export function redirectPage(id: string): string {
   return page('Klarna redirect (simulator)', `<p>Klarna would now send the shopper back to the merchant. Reference <code>${esc(id)}</code>.</p>`);
 }
 
-function page(title: string, body: string): string {
+export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}

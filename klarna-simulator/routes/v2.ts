@@ -4,7 +4,7 @@ import { KlarnaError } from '../errors.js';
 import { newId } from '../ids.js';
 import { HOUR } from '../state/clock.js';
 import { v2FinalStates, type PaymentRequestRecord, type V2Result, type V2State } from '../state/store.js';
-import { authorizeV2Schema, createPaymentRequestSchema, parseV2Body, type AuthorizeV2Body } from '../validation.js';
+import { authorizeV2Schema, createPaymentRequestSchema, isoDurationMs, parseV2Body, type AuthorizeV2Body } from '../validation.js';
 import { emitWebhook, paymentRequestPayload, stateChangeEvent, stateContext } from '../webhooks.js';
 
 // Klarna v2 for acquiring partners (klarna-api-facts §4; seeds 002, 003): Payment Request API
@@ -12,6 +12,31 @@ import { emitWebhook, paymentRequestPayload, stateChangeEvent, stateContext } fr
 
 /** Facts §4: default expiry 3 h (sources disagree; seed 003's example shows 48 h). */
 export const PAYMENT_REQUEST_EXPIRY_MS = 3 * HOUR;
+/** Klarna's custom expiry (interaction_expiry) must lie between 15 minutes and 48 hours. */
+const MIN_INTERACTION_EXPIRY_MS = 15 * 60_000;
+const MAX_INTERACTION_EXPIRY_MS = 48 * HOUR;
+
+type InteractionExpiry = { duration?: string; timestamp?: string } | undefined;
+
+/**
+ * expires_at for a new payment request: `interaction_expiry` {duration} or {timestamp} when given
+ * (15 min–48 h from now, else 400 naming `parameter`), else the default 3 h.
+ */
+export function paymentRequestExpiry(deps: SimulatorDeps, expiry: InteractionExpiry, parameter: string): ExpiresAt {
+  if (!expiry) return (createdAt) => createdAt + PAYMENT_REQUEST_EXPIRY_MS;
+  const now = deps.store.clock.nowMs();
+  const durationMs = expiry.duration !== undefined ? (isoDurationMs(expiry.duration) ?? 0) : undefined;
+  const at = durationMs !== undefined ? now + durationMs : Date.parse(expiry.timestamp ?? '');
+  if (!(at - now >= MIN_INTERACTION_EXPIRY_MS && at - now <= MAX_INTERACTION_EXPIRY_MS)) {
+    throw new KlarnaError(400, 'INVALID_CONTENT', ['Request validation failed'], {
+      errors: [{ parameter, error_message: 'must be between 15 minutes and 48 hours from now' }],
+    });
+  }
+  return durationMs !== undefined ? (createdAt) => createdAt + durationMs : () => at;
+}
+
+/** expires_at from the creation time (a duration counts from exactly created_at). */
+export type ExpiresAt = (createdAtMs: number) => number;
 /** Seed 003: the klarna_network_session_token is valid for 1 hour. */
 export const NETWORK_SESSION_TOKEN_MS = 1 * HOUR;
 
@@ -38,7 +63,13 @@ export function paymentRequestView(deps: SimulatorDeps, pr: PaymentRequestRecord
     expires_at: new Date(pr.expires_at).toISOString(),
     created_at: new Date(pr.created_at).toISOString(),
     updated_at: new Date(pr.updated_at).toISOString(),
+    ...(pr.canceled_at !== undefined ? { canceled_at: new Date(pr.canceled_at).toISOString() } : {}),
   };
+}
+
+/** Every open payment request past its expires_at becomes EXPIRED now (with its webhook). */
+export function expireDuePaymentRequests(deps: SimulatorDeps): void {
+  for (const pr of deps.store.paymentRequests.values()) expireIfDue(deps, pr);
 }
 
 /** A state change: recorded, previous_state kept, webhook payment.request.state-change.<state> sent. */
@@ -62,14 +93,18 @@ export function findPaymentRequest(deps: SimulatorDeps, id: string): PaymentRequ
   return pr;
 }
 
-export function createPaymentRequest(deps: SimulatorDeps, input: Record<string, unknown> & { currency: string; amount?: number; payment_request_reference?: string; request_customer_token?: { scopes: string[]; customer_token_reference?: string } }): PaymentRequestRecord {
+export function createPaymentRequest(
+  deps: SimulatorDeps,
+  input: Record<string, unknown> & { currency: string; amount?: number; payment_request_reference?: string; request_customer_token?: { scopes: string[]; customer_token_reference?: string } },
+  expiresAt: ExpiresAt,
+): PaymentRequestRecord {
   const now = deps.store.clock.nowMs();
   const pr: PaymentRequestRecord = {
     payment_request_id: `krn:payment:eu1:request:${newId()}`,
     state: 'SUBMITTED',
     created_at: now,
     updated_at: now,
-    expires_at: now + PAYMENT_REQUEST_EXPIRY_MS,
+    expires_at: expiresAt(now),
     currency: input.currency,
     ...(input.amount !== undefined ? { amount: input.amount } : {}),
     ...(input.payment_request_reference ? { payment_request_reference: input.payment_request_reference } : {}),
@@ -113,41 +148,60 @@ export function completePaymentRequest(deps: SimulatorDeps, pr: PaymentRequestRe
 
 export function registerV2Routes(app: FastifyInstance, deps: SimulatorDeps): void {
   const { store } = deps;
+  const expiryParameter = 'customer_interaction_config.interaction_expiry';
 
-  app.post('/v2/payment/requests', async (request, reply) => {
-    const body = parseV2Body(createPaymentRequestSchema, request.body);
-    const pr = createPaymentRequest(deps, body);
-    return reply.code(201).send(paymentRequestView(deps, pr, deps.publicUrl(request)));
-  });
+  // Klarna documents the Payment Request API both at /v2/payment/requests and, for partner
+  // accounts, at /v2/accounts/{partner_account_id}/payment/requests: both work the same.
+  for (const base of ['/v2/payment/requests', '/v2/accounts/:accountId/payment/requests']) {
+    app.post(base, async (request, reply) => {
+      const body = parseV2Body(createPaymentRequestSchema, request.body);
+      const pr = createPaymentRequest(deps, body, paymentRequestExpiry(deps, body.customer_interaction_config?.interaction_expiry, expiryParameter));
+      return reply.code(201).send(paymentRequestView(deps, pr, deps.publicUrl(request)));
+    });
 
-  app.get('/v2/payment/requests/:id', async (request: Params) => paymentRequestView(deps, findPaymentRequest(deps, request.params.id), deps.publicUrl(request)));
+    app.get(`${base}/:id`, async (request: Params) => paymentRequestView(deps, findPaymentRequest(deps, request.params.id), deps.publicUrl(request)));
 
-  app.put('/v2/payment/requests/:id', async (request: Params) => {
-    const body = parseV2Body(createPaymentRequestSchema, request.body);
-    const pr = findPaymentRequest(deps, request.params.id);
-    if (pr.state !== 'SUBMITTED') throw new KlarnaError(409, 'INVALID_STATE', [`Payment request is ${pr.state}; only SUBMITTED can be updated`]);
-    pr.data = body;
-    pr.currency = body.currency;
-    if (body.amount !== undefined) pr.amount = body.amount;
-    else delete pr.amount;
-    if (body.request_customer_token) pr.request_customer_token = body.request_customer_token;
-    if (body.payment_request_reference) pr.payment_request_reference = body.payment_request_reference;
-    pr.updated_at = store.clock.nowMs();
-    return paymentRequestView(deps, pr, deps.publicUrl(request));
-  });
+    app.put(`${base}/:id`, async (request: Params) => {
+      const body = parseV2Body(createPaymentRequestSchema, request.body);
+      const pr = findPaymentRequest(deps, request.params.id);
+      if (pr.state !== 'SUBMITTED') throw new KlarnaError(409, 'INVALID_STATE', [`Payment request is ${pr.state}; only SUBMITTED can be updated`]);
+      const expiry = body.customer_interaction_config?.interaction_expiry;
+      if (expiry) pr.expires_at = paymentRequestExpiry(deps, expiry, expiryParameter)(store.clock.nowMs());
+      pr.data = body;
+      pr.currency = body.currency;
+      if (body.amount !== undefined) pr.amount = body.amount;
+      else delete pr.amount;
+      if (body.request_customer_token) pr.request_customer_token = body.request_customer_token;
+      if (body.payment_request_reference) pr.payment_request_reference = body.payment_request_reference;
+      pr.updated_at = store.clock.nowMs();
+      return paymentRequestView(deps, pr, deps.publicUrl(request));
+    });
 
-  app.delete('/v2/payment/requests/:id', async (request: Params) => {
-    const pr = findPaymentRequest(deps, request.params.id);
-    if (v2FinalStates.has(pr.state)) throw new KlarnaError(409, 'INVALID_STATE', [`Payment request is ${pr.state}`]);
-    setPaymentRequestState(deps, pr, 'CANCELED', 'PARTNER_CANCELED');
-    return paymentRequestView(deps, pr, deps.publicUrl(request));
-  });
+    // Cancel: SUBMITTED / IN_PROGRESS, and (Klarna's acquiring-partner docs) COMPLETED until its
+    // network session token has finalized an authorization; the token then stops working.
+    app.delete(`${base}/:id`, async (request: Params) => {
+      const pr = findPaymentRequest(deps, request.params.id);
+      const network = pr.klarna_network_session_token ? store.networkSessions.get(pr.klarna_network_session_token) : undefined;
+      const cancelable = !v2FinalStates.has(pr.state) || (pr.state === 'COMPLETED' && network !== undefined && !network.finalized);
+      if (!cancelable) throw new KlarnaError(409, 'INVALID_STATE', [`Payment request is ${pr.state}${network?.finalized ? ' and finalized' : ''}`]);
+      if (network) store.networkSessions.delete(network.token);
+      pr.canceled_at = store.clock.nowMs();
+      setPaymentRequestState(deps, pr, 'CANCELED', 'PARTNER_CANCELED');
+      return paymentRequestView(deps, pr, deps.publicUrl(request));
+    });
+  }
 
   app.post('/v2/accounts/:accountId/payment/authorize', async (request: FastifyRequest<{ Params: { accountId: string } }>) => {
     const body = parseV2Body(authorizeV2Schema, request.body);
     const sessionToken = header(request, 'klarna-network-session-token');
     const customerToken = header(request, 'klarna-customer-token');
     const base = deps.publicUrl(request);
+    // Judged before anything is created, so a bad expiry leaves no transaction or token behind.
+    const stepUpExpiresAt = paymentRequestExpiry(
+      deps,
+      body.step_up_config?.customer_interaction_config?.interaction_expiry,
+      'step_up_config.customer_interaction_config.interaction_expiry',
+    );
 
     if (sessionToken) {
       // Finalizing after step-up: what the shopper approved. Idempotent per session token.
@@ -167,6 +221,7 @@ export function registerV2Routes(app: FastifyInstance, deps: SimulatorDeps): voi
         token: scripted?.token ?? (session.customer_token ? 'APPROVED' : 'STEP_UP_REQUIRED'),
         existingToken: session.customer_token,
         base,
+        stepUpExpiresAt,
       });
       session.finalized = result;
       return result;
@@ -182,6 +237,7 @@ export function registerV2Routes(app: FastifyInstance, deps: SimulatorDeps): voi
         token: scripted?.token ?? (token.status === 'ACTIVE' ? 'APPROVED' : 'DECLINED'),
         existingToken: customerToken,
         base,
+        stepUpExpiresAt,
       });
     }
 
@@ -189,7 +245,7 @@ export function registerV2Routes(app: FastifyInstance, deps: SimulatorDeps): voi
     // scenario says otherwise. Without step_up_config a step-up cannot be triggered: DECLINED.
     const scripted = store.nextAuthorizeResults.shift();
     const fallback: V2Result = body.step_up_config ? 'STEP_UP_REQUIRED' : 'DECLINED';
-    return decide(body, { payment: scripted?.payment ?? fallback, token: scripted?.token ?? fallback, base });
+    return decide(body, { payment: scripted?.payment ?? fallback, token: scripted?.token ?? fallback, base, stepUpExpiresAt });
   });
 
   /**
@@ -199,7 +255,7 @@ export function registerV2Routes(app: FastifyInstance, deps: SimulatorDeps): voi
    */
   function decide(
     body: AuthorizeV2Body,
-    o: { payment: V2Result; token: V2Result; existingToken?: string; base: string },
+    o: { payment: V2Result; token: V2Result; existingToken?: string; base: string; stepUpExpiresAt: ExpiresAt },
   ): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     let stepUp = false;
@@ -250,7 +306,7 @@ export function registerV2Routes(app: FastifyInstance, deps: SimulatorDeps): voi
           : {}),
         ...(cic ? { customer_interaction_config: cic } : {}),
         ...(body.supplementary_purchase_data ? { supplementary_purchase_data: body.supplementary_purchase_data } : {}),
-      });
+      }, o.stepUpExpiresAt);
       out.payment_request = paymentRequestView(deps, pr, o.base);
     }
     return out;

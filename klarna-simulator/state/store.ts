@@ -42,6 +42,10 @@ export interface AuthorizationRecord {
   released_at?: number;
   /** Set when the session was a step-up recovery session (seed 000). */
   step_up_id?: string;
+  /** Scenario: the order answer's authorized_payment_method as the seeds' bare string. */
+  authorized_payment_method_format?: 'object' | 'string';
+  /** Playground step-up address: the extra authentication the shopper passed (otp_email, bank_login…). */
+  step_up_method?: string;
 }
 
 export type TokenStatus = 'ACTIVE' | 'SUSPENDED' | 'CANCELLED';
@@ -149,6 +153,7 @@ export interface PaymentRequestRecord {
   request_customer_token?: { scopes: string[]; customer_token_reference?: string };
   klarna_network_session_token?: string;
   customer_token?: string;
+  canceled_at?: number;
 }
 
 export interface NetworkSessionRecord {
@@ -190,8 +195,29 @@ export interface CallbackDelivery {
   kind: 'authorization' | 'hpp_status_update' | 'webhook';
   url: string;
   body: unknown;
-  state: 'pending' | 'delivered' | 'failed';
+  /** held = kept back by a delivery scenario until POST /_sim/callbacks/release. */
+  state: 'held' | 'pending' | 'delivered' | 'failed';
   attempts: CallbackAttempt[];
+  /** When the next retry is due (simulator clock), while one is scheduled. */
+  next_attempt_at?: string;
+  /** Set on a duplicate (scenario or redeliver): the delivery it repeats. */
+  duplicate_of?: string;
+}
+
+/** POST /_sim/callbacks/scenario: how the next outgoing calls are delivered. */
+export interface DeliveryScenario {
+  id: string;
+  /** Kinds it applies to; empty = all. */
+  kinds: CallbackDelivery['kind'][];
+  /** Keep the calls back until released (in any order): out-of-order delivery. */
+  hold: boolean;
+  /** Extra identical copies sent with each call. */
+  duplicates: number;
+  /** Real-time wait before the first attempt. */
+  delay_ms: number;
+  /** How many more calls it applies to; null = until removed. */
+  remaining: number | null;
+  matched: number;
 }
 
 export interface FaultRule {
@@ -207,6 +233,13 @@ export interface FaultRule {
   phase: 'before' | 'after';
   /** How many more requests it applies to; null = until removed. */
   remaining: number | null;
+  /**
+   * Fraction of matching requests hit (0 < rate ≤ 1), spread evenly and deterministically: the
+   * k-th matching request is hit when ⌊k·rate⌋ > ⌊(k−1)·rate⌋ (rate 0.5: every second one).
+   */
+  rate?: number;
+  /** Matching requests seen (for rate). */
+  seen: number;
   matched: number;
   created_at: string;
 }
@@ -227,11 +260,16 @@ export class SimStore {
   networkSessions = new Map<string, NetworkSessionRecord>();
   v2Tokens = new Map<string, V2CustomerTokenRecord>();
   v2Transactions = new Map<string, Record<string, unknown>>();
+  /** Where a redirect_url the simulator handed out (/_sim/redirect/{id}) sends the shopper. */
+  redirects = new Map<string, string>();
   webhooks: WebhookRecord[] = [];
+  /** Webhooks configured at start: what reset restores. */
+  baseWebhooks: WebhookRecord[] = [];
   /** Scenario: results for the next Payment Authorize calls, first in first out. */
   nextAuthorizeResults: { payment?: V2Result; token?: V2Result }[] = [];
   requests: RecordedRequest[] = [];
   callbacks: CallbackDelivery[] = [];
+  deliveryScenarios: DeliveryScenario[] = [];
   faults: FaultRule[] = [];
   /** Bumped on reset so callback retries scheduled before it stop. */
   generation = 0;
@@ -253,10 +291,12 @@ export class SimStore {
     this.networkSessions.clear();
     this.v2Tokens.clear();
     this.v2Transactions.clear();
-    this.webhooks = [];
+    this.redirects.clear();
+    this.webhooks = this.baseWebhooks.map((w) => ({ ...w, event_types: [...w.event_types] }));
     this.nextAuthorizeResults = [];
     this.requests = [];
     this.callbacks = [];
+    this.deliveryScenarios = [];
     this.faults = [];
     this.clock.reset();
     this.generation++;

@@ -94,7 +94,7 @@ describe('POST /payments/v1/authorizations/{t}/customer-token', () => {
       'BAD_VALUE',
       ['Bad value: purchase_country'],
     );
-    expectKlarnaError(await c.klarna('POST', tokenPath(authorizationToken), customerTokenBody({ purchase_country: 'DK' })), 400, 'BAD_VALUE', [
+    expectKlarnaError(await c.klarna('POST', tokenPath(authorizationToken), customerTokenBody({ purchase_country: 'DK', purchase_currency: 'DKK' })), 400, 'BAD_VALUE', [
       'Bad value: purchase_country',
     ]);
     // Nothing was consumed by the refused attempts.
@@ -128,6 +128,15 @@ describe('POST /payments/v1/authorizations/{t}/customer-token', () => {
     expectKlarnaError(await c.klarna('POST', tokenPath(authorizationToken), customerTokenBody()), 403, 'INVALID_OPERATION', [
       'Authorization token already consumed',
     ]);
+  });
+
+  it('once another authorization of the session became an order, this one is 404 for customer-token too', async () => {
+    const { sessionId, authorizationToken: first } = await authorizedSession(c, { intent: 'buy_and_tokenize' });
+    const second = (await c.control('POST', `/sessions/${sessionId}/authorize`, {})).body.authorization_token;
+    const { intent: _i, ...order } = sessionBody();
+    expect((await c.klarna('POST', orderPath(second), order)).status).toBe(200);
+    expectKlarnaError(await c.klarna('POST', tokenPath(first), customerTokenBody()), 404, 'NOT_FOUND', ['Invalid authorization token']);
+    expect((await c.klarna('POST', tokenPath(second), customerTokenBody())).status).toBe(200);
   });
 
   it('a re-authorized session has a new token, and each authorization can make its own customer token', async () => {

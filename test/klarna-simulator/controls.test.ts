@@ -59,7 +59,7 @@ describe('POST /_sim/sessions/{id}/authorize', () => {
     const id = await newSession();
     const r = await c.control('POST', `/sessions/${id}/authorize`, { outcome: 'decline' });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ approved: false, session_id: id });
+    expect(r.body).toEqual({ approved: false, session_id: id, reason: 'shopper_declined' });
     expect((await c.klarna('GET', `/payments/v1/sessions/${id}`)).body.authorization_token).toBeUndefined();
   });
 
@@ -259,7 +259,91 @@ describe('GET /_sim/requests', () => {
   });
 });
 
+describe('inspection and token controls', () => {
+  it('GET /_sim/sessions/{id}: the session plus session_id, order_id, expired and its authorizations; 404 unknown', async () => {
+    const id = await newSession({ intent: 'buy_and_tokenize' });
+    const a = await c.control('POST', `/sessions/${id}/authorize`, { payment_method_type: 'INVOICE', fraud_status: 'PENDING' });
+    await c.klarna('POST', `/payments/v1/authorizations/${a.body.authorization_token}/customer-token`, {
+      purchase_country: 'SE', purchase_currency: 'SEK', locale: 'sv-SE', description: 'd', intended_use: 'SUBSCRIPTION',
+    });
+    const r = await c.control('GET', `/sessions/${id}`);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({
+      session_id: id,
+      intent: 'buy_and_tokenize',
+      status: 'incomplete',
+      expired: false,
+      authorizations: [
+        {
+          authorization_token: a.body.authorization_token,
+          authorized_at: expect.any(String),
+          expires_at: a.body.expires_at,
+          payment_method_type: 'INVOICE',
+          fraud_status: 'PENDING',
+          customer_token_id: expect.any(String),
+          released: false,
+        },
+      ],
+    });
+    await c.control('POST', '/clock/advance', { seconds: 48 * 3600 });
+    expect((await c.control('GET', `/sessions/${id}`)).body.expired).toBe(true);
+    expectKlarnaError(await c.control('GET', '/sessions/nope'), 404, 'NOT_FOUND');
+  });
+
+  it('GET /_sim/orders lists every order with its source, request body and answer', async () => {
+    const id = await newSession({ intent: 'buy' });
+    const a = await c.control('POST', `/sessions/${id}/authorize`, {});
+    const { intent: _i, ...order } = sessionBody();
+    const placed = await c.klarna('POST', `/payments/v1/authorizations/${a.body.authorization_token}/order`, order);
+    const orders = await c.control('GET', '/orders');
+    expect(orders.body).toEqual([
+      expect.objectContaining({ order_id: placed.body.order_id, source: 'authorization', session_id: id, authorization_token: a.body.authorization_token, order_amount: 19900, purchase_currency: 'SEK', response: placed.body }),
+    ]);
+  });
+
+  it('token controls: 404 for an unknown token, 400 for a bad body, payment-method type change', async () => {
+    expectKlarnaError(await c.control('GET', '/tokens/nope'), 404, 'NOT_FOUND');
+    expectKlarnaError(await c.control('POST', '/tokens/nope/status', { status: 'SUSPENDED' }), 404, 'NOT_FOUND');
+    expectKlarnaError(await c.control('POST', '/tokens/nope/payment-method', { failing: true }), 404, 'NOT_FOUND');
+    expectKlarnaError(await c.control('POST', '/tokens', { status: 'EXPIRED' }), 400, 'BAD_VALUE');
+    const t = (await c.control('POST', '/tokens', {})).body.token_id;
+    expectKlarnaError(await c.control('POST', `/tokens/${t}/status`, { status: 'GONE' }), 400, 'BAD_VALUE');
+    const changed = await c.control('POST', `/tokens/${t}/payment-method`, { type: 'DIRECT_DEBIT' });
+    expect(changed.body).toEqual({ token_id: t, payment_method_type: 'DIRECT_DEBIT', failing: false });
+    expect((await c.klarna('GET', `/customer-token/v1/tokens/${t}`)).body.payment_method_type).toBe('DIRECT_DEBIT');
+    expectKlarnaError(await c.control('POST', '/callbacks/nope/redeliver'), 404, 'NOT_FOUND');
+  });
+
+  it('the request log records route, idempotency_key, response and fault', async () => {
+    await c.control('POST', '/faults', { path: '/payments/v1/sessions', status: 503, count: 1 });
+    await c.klarna('POST', '/payments/v1/sessions', sessionBody(), { 'Klarna-Idempotency-Key': 'k-1' });
+    const [entry] = (await c.control('GET', '/requests')).body;
+    expect(entry).toMatchObject({
+      route: '/payments/v1/sessions',
+      idempotency_key: 'k-1',
+      status: 503,
+      fault: 'status',
+      response: { error_code: 'SERVICE_UNAVAILABLE', correlation_id: entry.correlation_id },
+    });
+  });
+});
+
 describe('clock and reset', () => {
+  it('reset also clears tokens, orders, faults, webhooks, v2 payment requests and delivery scenarios', async () => {
+    const t = (await c.control('POST', '/tokens', {})).body.token_id;
+    await c.control('POST', '/faults', { path: '/nothing', status: 500 });
+    await c.control('POST', '/webhooks', { url: 'http://127.0.0.1:9/hooks' });
+    await c.control('POST', '/callbacks/scenario', { hold: true });
+    const pr = await c.klarna('POST', '/v2/payment/requests', { currency: 'USD', amount: 1 });
+    await c.control('POST', '/reset');
+    expectKlarnaError(await c.klarna('GET', `/customer-token/v1/tokens/${t}`), 404, 'NOT_FOUND');
+    expect((await c.control('GET', '/faults')).body).toEqual([]);
+    expect((await c.control('GET', '/webhooks')).body).toEqual([]);
+    expect((await c.control('GET', '/callbacks/scenario')).body).toEqual([]);
+    expect((await c.control('GET', '/orders')).body).toEqual([]);
+    expect((await c.klarna('GET', `/v2/payment/requests/${pr.body.payment_request_id}`)).status).toBe(404);
+  });
+
   it('GET /_sim/clock → {now}; advance moves it; negative or missing seconds → 400', async () => {
     const before = await c.control('GET', '/clock');
     expect(before.body).toEqual({ now: expect.any(String), offset_seconds: 0 });

@@ -105,6 +105,24 @@ describe('POST /_sim/faults', () => {
     expect((await c.control('GET', '/clock')).status).toBe(200);
   });
 
+  it('rate: hits that fraction of matching requests, evenly and deterministically (0.5 = every second); with count it stops', async () => {
+    const f = await c.control('POST', '/faults', { path: '/payments/v1/sessions', method: 'POST', status: 503, rate: 0.5, count: 2 });
+    expect(f.body).toMatchObject({ rate: 0.5, remaining: 2, seen: 0 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await createSession()).status);
+    expect(statuses).toEqual([200, 503, 200, 503, 200, 200]);
+    expect((await c.control('GET', '/faults')).body[0]).toMatchObject({ matched: 2, remaining: 0 });
+    expectKlarnaError(await c.control('POST', '/faults', { path: '/**', status: 500, rate: 0 }), 400, 'BAD_VALUE');
+    expectKlarnaError(await c.control('POST', '/faults', { path: '/**', status: 500, rate: 1.5 }), 400, 'BAD_VALUE');
+  });
+
+  it('an after-phase status fault on a v2 path answers in the v2 error shape', async () => {
+    await c.control('POST', '/faults', { path: '/v2/payment/requests', status: 503, phase: 'after', count: 1 });
+    const r = await c.klarna('POST', '/v2/payment/requests', { currency: 'USD', amount: 1 });
+    expect(r.status).toBe(503);
+    expect(r.body).toEqual({ error_id: r.headers.get('klarna-correlation-id'), error_type: 'TECHNICAL_ERROR', error_code: 'SERVICE_UNAVAILABLE', error_message: expect.any(String) });
+  });
+
   it('credentials are checked before faults', async () => {
     await c.control('POST', '/faults', { path: '/**', status: 500 });
     expectKlarnaError(await c.raw('POST', '/payments/v1/sessions', sessionBody(), {}, null), 401, 'UNAUTHORIZED');

@@ -137,3 +137,66 @@ export async function until<T>(check: () => Promise<T | undefined>, what: string
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+export interface Received {
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  raw: string;
+  body: any;
+  at: number;
+}
+
+/**
+ * A merchant endpoint on an ephemeral port that records what the simulator POSTs (callbacks,
+ * webhooks) and answers as `answer` says for the n-th call (1-based).
+ */
+export async function startReceiver(answer: (n: number) => number = () => 200) {
+  const { createServer } = await import('node:http');
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d) => (raw += d));
+    req.on('end', () => {
+      let body: unknown;
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        body = raw;
+      }
+      received.push({ url: req.url ?? '', headers: req.headers, raw, body, at: Date.now() });
+      res.writeHead(answer(received.length)).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/** The /_sim/callbacks records, optionally of one kind. */
+export async function deliveries(c: Client, kind?: string): Promise<any[]> {
+  const all = (await c.control('GET', '/callbacks')).body as any[];
+  return kind ? all.filter((d) => d.kind === kind) : all;
+}
+
+/** Posts an HTML form the way a browser does (no redirect following, so a 303 can be checked). */
+export async function postForm(base: string, path: string, fields: Record<string, string>): Promise<HttpResult> {
+  const response = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+    redirect: 'manual',
+  });
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = text;
+  }
+  return { status: response.status, headers: response.headers, body, text };
+}

@@ -218,6 +218,33 @@ describe('GET / DELETE /hpp/v1/sessions/{id}', () => {
     expect((await call(sim.url, 'GET', `/_sim/hpp/${other}`, undefined, {}, null)).status).toBe(404);
   });
 
+  it('DELETE sends a DISABLED status_update; a COMPLETED or CANCELLED session cannot be disabled (400)', async () => {
+    const id = (await hppSession(await kpSession())).body.session_id;
+    expect((await c.klarna('DELETE', `/hpp/v1/sessions/${id}`)).status).toBe(204);
+    const update = await until(async () => merchant.received.find((r) => r.url.startsWith('/status')), 'the DISABLED status_update');
+    expect(update.body).toEqual({ event_id: expect.any(String), session: expect.objectContaining({ session_id: id, status: 'DISABLED' }) });
+    expectKlarnaError(await c.control('POST', `/hpp/${id}/open`), 409, 'INVALID_OPERATION');
+    for (const outcome of ['approve', 'cancel']) {
+      const other = (await hppSession(await kpSession({ intent: 'buy' }))).body.session_id;
+      await c.control('POST', `/hpp/${other}/complete`, { outcome });
+      expectKlarnaError(await c.klarna('DELETE', `/hpp/v1/sessions/${other}`), 400, 'BAD_REQUEST');
+    }
+  });
+
+  it('400 for a payment_session_url whose KP session is complete or expired', async () => {
+    const { intent: _i, ...order } = sessionBody();
+    const done = await kpSession({ intent: 'buy' });
+    const auth = await c.control('POST', `/sessions/${done}/authorize`, {});
+    await c.klarna('POST', `/payments/v1/authorizations/${auth.body.authorization_token}/order`, order);
+    const url = (id: string) => ({ payment_session_url: `https://api.klarna.com/payments/v1/sessions/${id}` });
+    expectKlarnaError(await c.klarna('POST', '/hpp/v1/sessions', url(done)), 400, 'BAD_VALUE', ['Bad value: payment_session_url']);
+    const old = await kpSession();
+    await c.control('POST', '/clock/advance', { seconds: 48 * 3600 });
+    expectKlarnaError(await c.klarna('POST', '/hpp/v1/sessions', url(old)), 400, 'BAD_VALUE', ['Bad value: payment_session_url']);
+    expectKlarnaError(await c.control('POST', '/hpp/nope/open'), 404, 'NOT_FOUND');
+    expectKlarnaError(await c.control('POST', '/hpp/nope/complete', {}), 404, 'NOT_FOUND');
+  });
+
   it('needs Basic auth like every Klarna path', async () => {
     expectKlarnaError(await c.raw('GET', '/hpp/v1/sessions/x', undefined, {}, null), 401, 'UNAUTHORIZED');
   });

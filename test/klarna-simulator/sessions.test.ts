@@ -169,6 +169,21 @@ describe('POST /payments/v1/sessions/{id} (update)', () => {
     expect((await c.klarna('GET', `/payments/v1/sessions/${id}`)).body).toMatchObject({ order_amount: 20000, order_lines: lines, merchant_reference2: 'r2', intent: 'tokenize' });
   });
 
+  it('intent and step_up_id are fixed at creation: an update sending them changes nothing', async () => {
+    const created = await c.klarna('POST', '/payments/v1/sessions', sessionBody({ intent: 'tokenize' }));
+    const id = created.body.session_id;
+    expect((await c.klarna('POST', `/payments/v1/sessions/${id}`, { intent: 'buy', step_up_id: 'x', merchant_reference2: 'r' })).status).toBe(204);
+    const read = await c.klarna('GET', `/payments/v1/sessions/${id}`);
+    expect(read.body).toMatchObject({ intent: 'tokenize', merchant_reference2: 'r' });
+    expect(read.body.step_up_id).toBeUndefined();
+  });
+
+  it('404 NOT_FOUND for an update 48 h after creation', async () => {
+    const created = await c.klarna('POST', '/payments/v1/sessions', sessionBody());
+    await c.control('POST', '/clock/advance', { seconds: 48 * 3600 });
+    expectKlarnaError(await c.klarna('POST', `/payments/v1/sessions/${created.body.session_id}`, { merchant_reference2: 'x' }), 404, 'NOT_FOUND', ['Session not found']);
+  });
+
   it('400 BAD_VALUE when the merged cart no longer adds up, or a field is bad', async () => {
     const created = await c.klarna('POST', '/payments/v1/sessions', sessionBody());
     const id = created.body.session_id;

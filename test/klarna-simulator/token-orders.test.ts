@@ -252,6 +252,18 @@ describe('step-up recovery (seed 000)', () => {
     expectKlarnaError(reused, 400, 'BAD_VALUE', ['Bad value: step_up_id']);
   });
 
+  it('a token from a tokenize session recovers the same way: the tokenize step-up session may place the order', async () => {
+    const { tokenId } = await customerToken(c, { intent: 'tokenize' });
+    await c.control('POST', `/tokens/${tokenId}/payment-method`, { failing: true });
+    const stepUpId = (await charge(tokenId, tokenOrderBody({ step_up: 'SUPPORTED' }))).body.step_up_id;
+    const recovery = await authorizedSession(c, { intent: 'tokenize', step_up_id: stepUpId, customer: { customer_token: tokenId } }, { payment_method_type: 'INVOICE' });
+    const { intent: _i, ...orderBody } = sessionBody({ customer: { customer_token: tokenId } });
+    const order = await c.klarna('POST', `/payments/v1/authorizations/${recovery.authorizationToken}/order`, orderBody);
+    expect(order.status, JSON.stringify(order.body)).toBe(200);
+    expect((await c.klarna('GET', `/customer-token/v1/tokens/${tokenId}`)).body).toEqual({ status: 'ACTIVE', payment_method_type: 'INVOICE' });
+    expect((await charge(tokenId)).body.authorized_payment_method).toEqual({ type: 'invoice' });
+  });
+
   it('a step-up session needs a known step_up_id, its customer token, and the original intent', async () => {
     const { tokenId } = await customerToken(c, { intent: 'buy_and_tokenize' });
     await c.control('POST', `/tokens/${tokenId}/next-order-error`, { error_code: 'UNAVAILABLE_PAYMENT_METHOD' });
