@@ -3,13 +3,12 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Activities } from '../../activities/index.js';
 import type { TokenizeStatus } from '../../contracts/flow-status.js';
-import type { TokenizeInput } from '../../contracts/tokenize.js';
 import { klarnaFailureType } from '../../klarna/errors.js';
 import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { workflowsPath } from '../../worker/create-worker.js';
 import { shopperAuthorizedSignal, tokenizeStatusQuery } from '../../workflows/definitions.js';
+import { fakeTokenizeActivities, tokenizeInput } from './fake-tokenize-activities.js';
 
 // Orchestration only: the activities are fakes recording their calls; time is skipped by the
 // Temporal test server, so 30-minute and 60-minute timers take milliseconds.
@@ -29,52 +28,6 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-type FakeActivities = Pick<Activities, 'createPaymentSession' | 'createAndVaultCustomerToken' | 'recordFlowState'>;
-
-function fakeActivities(overrides: Partial<FakeActivities> = {}) {
-  const calls: { name: string; args: unknown[] }[] = [];
-  const recorded: TokenizeStatus[] = [];
-  const base: FakeActivities = {
-    async createPaymentSession() {
-      return { session_id: 'sess-1', client_token: 'client-token-1' };
-    },
-    async createAndVaultCustomerToken() {
-      return { token_ref: 'ctok_abc', masked: '…9e00', payment_method_reference: 'pm-1' };
-    },
-    async recordFlowState(status) {
-      recorded.push(structuredClone(status));
-    },
-  };
-  const activities = Object.fromEntries(
-    Object.entries({ ...base, ...overrides }).map(([name, fn]) => [
-      name,
-      (...args: unknown[]) => {
-        calls.push({ name, args });
-        return (fn as (...a: unknown[]) => unknown)(...args);
-      },
-    ]),
-  );
-  return { activities, calls, recorded };
-}
-
-function input(overrides: Partial<TokenizeInput> = {}): TokenizeInput {
-  const flowId = `tokenize-test-${randomUUID()}`;
-  return {
-    flow_id: flowId,
-    merchant_reference: `order-${flowId.slice(-6)}`,
-    session: {
-      purchase_country: 'SE',
-      purchase_currency: 'SEK',
-      locale: 'sv-SE',
-      order_amount: 1000,
-      order_lines: [{ name: 'Coffee subscription', quantity: 1, unit_price: 1000, total_amount: 1000 }],
-    },
-    token_description: 'Coffee subscription',
-    abandonment_timeout_ms: 30 * 60_000,
-    ...overrides,
-  };
-}
-
 async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `tq-${randomUUID()}`;
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
@@ -93,7 +46,7 @@ async function untilState(handle: { query: (q: typeof tokenizeStatusQuery) => Pr
 /** Starts a flow, authorizes it once from `source` when it waits for that, and returns its result. */
 function authorizedFlow(activities: object, source: 'checkout' | 'klarna_callback'): Promise<TokenizeStatus> {
   return withWorker(activities, async (taskQueue) => {
-    const args = input();
+    const args = tokenizeInput();
     const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
     await untilState(handle, 'AWAITING_AUTHORIZATION');
     await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', source });
@@ -103,9 +56,9 @@ function authorizedFlow(activities: object, source: 'checkout' | 'klarna_callbac
 
 describe('tokenize workflow', () => {
   it('completes with the first authorization and ignores duplicates from the checkout and Klarna', async () => {
-    const fake = fakeActivities();
+    const fake = fakeTokenizeActivities();
     const result = await withWorker(fake.activities, async (taskQueue) => {
-      const args = input();
+      const args = tokenizeInput();
       const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       await untilState(handle, 'AWAITING_AUTHORIZATION');
       await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', session_id: 'sess-1', source: 'checkout' });
@@ -125,9 +78,9 @@ describe('tokenize workflow', () => {
   });
 
   it('ignores an authorization for another session', async () => {
-    const fake = fakeActivities();
+    const fake = fakeTokenizeActivities();
     const status = await withWorker(fake.activities, async (taskQueue) => {
-      const args = input();
+      const args = tokenizeInput();
       const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       await untilState(handle, 'AWAITING_AUTHORIZATION');
       await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-x', session_id: 'other-session', source: 'klarna_callback' });
@@ -141,9 +94,9 @@ describe('tokenize workflow', () => {
   });
 
   it('ends ABANDONED when nobody authorizes within the abandonment timeout', async () => {
-    const fake = fakeActivities();
+    const fake = fakeTokenizeActivities();
     const result = await withWorker(fake.activities, async (taskQueue) => {
-      const args = input({ abandonment_timeout_ms: 30 * 60_000 });
+      const args = tokenizeInput({ abandonment_timeout_ms: 30 * 60_000 });
       const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       const before = await env.currentTimeMs();
       const status = (await handle.result()) as TokenizeStatus;
@@ -160,7 +113,7 @@ describe('tokenize workflow', () => {
     const recordingBlocked = new Promise<void>((resolve) => (releaseRecording = resolve));
     let recordingStarted!: () => void;
     const terminalRecordingStarted = new Promise<void>((resolve) => (recordingStarted = resolve));
-    const fake = fakeActivities({
+    const fake = fakeTokenizeActivities({
       async recordFlowState(status) {
         fake.recorded.push(structuredClone(status));
         if (status.state === 'ABANDONED') {
@@ -171,7 +124,7 @@ describe('tokenize workflow', () => {
     });
     const result = await withWorker(fake.activities, async (taskQueue) => {
       // Short enough to pass in real time: time is skipped only while the client waits for a result.
-      const args = input({ abandonment_timeout_ms: 1_500 });
+      const args = tokenizeInput({ abandonment_timeout_ms: 1_500 });
       const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       await terminalRecordingStarted;
       // Decided and being stored, not yet shown: the query still says AWAITING_AUTHORIZATION.
@@ -189,7 +142,7 @@ describe('tokenize workflow', () => {
 
   it('ends EXPIRED when Klarna stays unavailable until the 60-minute authorization lifetime runs out', async () => {
     let attempts = 0;
-    const fake = fakeActivities({
+    const fake = fakeTokenizeActivities({
       async createAndVaultCustomerToken() {
         attempts += 1;
         throw ApplicationFailure.create({ type: klarnaFailureType('server_error'), message: 'Klarna 503', nonRetryable: false });
@@ -207,7 +160,7 @@ describe('tokenize workflow', () => {
   });
 
   it('ends EXPIRED at once when Klarna says the authorization is gone (NOT_FOUND)', async () => {
-    const fake = fakeActivities({
+    const fake = fakeTokenizeActivities({
       async createAndVaultCustomerToken() {
         throw ApplicationFailure.create({
           type: klarnaFailureType('authorization_not_found'),
@@ -223,7 +176,7 @@ describe('tokenize workflow', () => {
   });
 
   it('ends FAILED with the Klarna reason when the token is refused (intent buy → INVALID_OPERATION)', async () => {
-    const fake = fakeActivities({
+    const fake = fakeTokenizeActivities({
       async createAndVaultCustomerToken() {
         throw ApplicationFailure.create({
           type: klarnaFailureType('invalid_operation'),
@@ -239,13 +192,13 @@ describe('tokenize workflow', () => {
   });
 
   it('ends FAILED when the Klarna session cannot be created, without waiting for the shopper', async () => {
-    const fake = fakeActivities({
+    const fake = fakeTokenizeActivities({
       async createPaymentSession() {
         throw ApplicationFailure.create({ type: klarnaFailureType('invalid_request'), message: 'Bad value: order_amount', nonRetryable: true });
       },
     });
     const status = await withWorker(fake.activities, async (taskQueue) => {
-      const args = input();
+      const args = tokenizeInput();
       const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       return (await handle.result()) as TokenizeStatus;
     });
