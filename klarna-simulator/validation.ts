@@ -104,6 +104,8 @@ export const merchantUrlsSchema = z.object({
   authorization: httpUrl.optional(),
 });
 
+const acquiringChannel = z.enum(['ECOMMERCE', 'IN_STORE', 'TELESALES']);
+
 /** Fields shared by a session and an order placed from an authorization. */
 const purchaseFields = {
   purchase_country: countryCode,
@@ -143,7 +145,7 @@ export const createSessionSchema = z
   .object({
     ...purchaseFields,
     intent: intentSchema.default('buy'),
-    acquiring_channel: z.enum(['ECOMMERCE', 'IN_STORE', 'TELESALES']).default('ECOMMERCE'),
+    acquiring_channel: acquiringChannel.default('ECOMMERCE'),
     /** Step-up recovery session (seed 000), together with customer.customer_token. */
     step_up_id: z.string().min(1).optional(),
   })
@@ -154,24 +156,10 @@ export type CreateSessionBody = z.infer<typeof createSessionSchema>;
  * Update session: every field optional; intent and step-up data are fixed at creation. The
  * merged result is validated again (amount = sum of lines).
  */
-export const updateSessionSchema = z.object({
-  purchase_country: countryCode.optional(),
-  purchase_currency: currencyCode.optional(),
-  locale: localeCode.optional(),
-  order_amount: minorUnits.min(0).optional(),
-  order_tax_amount: minorUnits.min(0).optional(),
-  order_lines: z.array(orderLineSchema).min(1).max(1000).optional(),
-  billing_address: addressSchema.optional(),
-  shipping_address: addressSchema.optional(),
-  customer: customerSchema.optional(),
-  merchant_reference1: z.string().max(255).optional(),
-  merchant_reference2: z.string().max(255).optional(),
-  merchant_data: z.string().max(6000).optional(),
-  merchant_urls: merchantUrlsSchema.optional(),
-  attachment: z.object({ body: z.string(), content_type: z.string() }).optional(),
-  options: z.record(z.string(), z.unknown()).optional(),
-  acquiring_channel: z.enum(['ECOMMERCE', 'IN_STORE', 'TELESALES']).optional(),
-});
+export const updateSessionSchema = z
+  .object({ ...purchaseFields, locale: localeCode })
+  .partial()
+  .extend({ acquiring_channel: acquiringChannel.optional() });
 export type UpdateSessionBody = z.infer<typeof updateSessionSchema>;
 
 export const createOrderSchema = z

@@ -1,28 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  authorizedSession,
-  clientFor,
-  customerTokenBody,
-  expectCorrelationId,
-  expectKlarnaError,
-  sessionBody,
-  startSim,
-  type Client,
-  type Sim,
-} from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { authorizedSession, customerTokenBody, expectCorrelationId, expectKlarnaError, sessionBody, useSimulator } from './helpers.js';
 
 // /payments/v1/authorizations/{t}/customer-token, /order, DELETE; GET /customer-token/v1/tokens/{t}.
 
-let sim: Sim;
-let c: Client;
-beforeAll(async () => {
-  sim = await startSim();
-  c = clientFor(sim);
-});
-afterAll(() => sim.close());
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-});
+const c = useSimulator();
 
 const { intent: _intent, ...orderBase } = sessionBody();
 const orderBody = (overrides: Record<string, unknown> = {}) => ({ ...orderBase, auto_capture: true, ...overrides });

@@ -1,42 +1,21 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { buildKlarnaSimulator } from '../../klarna-simulator/server.js';
-import { basicAuth, call, clientFor, credentials, expectKlarnaError, sessionBody, startSim, until, type Client, type Sim } from './helpers.js';
+import { basicAuth, call, credentials, expectKlarnaError, sessionBody, startReceiver, startSim, until, useSimulator, type ReceiverAnswer } from './helpers.js';
 
 // The /_sim controls: shopper authorization and its callback, purchase page, request log, clock, reset.
 
-/** A merchant endpoint that records what Klarna posts and answers as told. */
-async function receiver(answer: (n: number) => { status: number; delayMs?: number } = () => ({ status: 200 })) {
-  const received: { body: any; url: string; at: number }[] = [];
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    let data = '';
-    req.on('data', (chunk) => (data += chunk));
-    req.on('end', () => {
-      received.push({ body: data ? JSON.parse(data) : undefined, url: req.url ?? '', at: Date.now() });
-      const { status, delayMs } = answer(received.length);
-      setTimeout(() => res.writeHead(status).end(), delayMs ?? 0);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, received, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-let sim: Sim;
-let c: Client;
+const c = useSimulator({ callbackRetryBaseMs: 100 });
 const closers: (() => Promise<void>)[] = [];
-beforeAll(async () => {
-  sim = await startSim({ callbackRetryBaseMs: 100 });
-  c = clientFor(sim);
-});
-afterAll(() => sim.close());
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-});
 afterEach(async () => {
   while (closers.length) await closers.pop()!();
 });
+
+/** A merchant endpoint for one test, closed after it. */
+async function receiver(answer?: ReceiverAnswer) {
+  const merchant = await startReceiver(answer);
+  closers.push(merchant.close);
+  return merchant;
+}
 
 async function newSession(overrides: Record<string, unknown> = {}) {
   const r = await c.klarna('POST', '/payments/v1/sessions', sessionBody(overrides));
@@ -97,7 +76,6 @@ describe('POST /_sim/sessions/{id}/authorize', () => {
 describe('authorization callback to merchant_urls.authorization', () => {
   it('POSTs {authorization_token, session_id} as JSON, query secret kept; recorded in /_sim/callbacks', async () => {
     const merchant = await receiver();
-    closers.push(merchant.close);
     const id = await newSession({ merchant_urls: { authorization: `${merchant.url}/cb/flow-1?secret=s3cret` } });
     const auth = await c.control('POST', `/sessions/${id}/authorize`, {});
     await until(async () => (merchant.received.length ? true : undefined), 'the callback');
@@ -120,7 +98,6 @@ describe('authorization callback to merchant_urls.authorization', () => {
 
   it('does not wait for the merchant: the control answers while the callback is still in flight', async () => {
     const merchant = await receiver(() => ({ status: 200, delayMs: 1_500 }));
-    closers.push(merchant.close);
     const id = await newSession({ merchant_urls: { authorization: `${merchant.url}/cb` } });
     const started = Date.now();
     const r = await c.control('POST', `/sessions/${id}/authorize`, {});
@@ -130,7 +107,6 @@ describe('authorization callback to merchant_urls.authorization', () => {
 
   it('retries a failing merchant up to 3 attempts with exponential backoff, then gives up', async () => {
     const merchant = await receiver(() => ({ status: 500 }));
-    closers.push(merchant.close);
     const id = await newSession({ merchant_urls: { authorization: `${merchant.url}/cb` } });
     await c.control('POST', `/sessions/${id}/authorize`, {});
     const [delivery] = await until(async () => {
@@ -151,7 +127,6 @@ describe('authorization callback to merchant_urls.authorization', () => {
 
   it('stops retrying once the merchant answers 2xx, and records connection errors', async () => {
     const merchant = await receiver((n) => ({ status: n < 2 ? 503 : 204 }));
-    closers.push(merchant.close);
     const id = await newSession({ merchant_urls: { authorization: `${merchant.url}/cb` } });
     await c.control('POST', `/sessions/${id}/authorize`, {});
     const [delivery] = await until(async () => {
@@ -173,7 +148,6 @@ describe('authorization callback to merchant_urls.authorization', () => {
 
   it('a re-authorization sends a new callback with a different token; redeliver sends a duplicate', async () => {
     const merchant = await receiver();
-    closers.push(merchant.close);
     const id = await newSession({ merchant_urls: { authorization: `${merchant.url}/cb` } });
     const first = await c.control('POST', `/sessions/${id}/authorize`, {});
     const second = await c.control('POST', `/sessions/${id}/authorize`, {});
@@ -189,7 +163,6 @@ describe('authorization callback to merchant_urls.authorization', () => {
 
   it('scenarios: callback "skip" sends nothing; callback_delay_ms sends it late', async () => {
     const merchant = await receiver();
-    closers.push(merchant.close);
     const id = await newSession({ merchant_urls: { authorization: `${merchant.url}/cb` } });
     const skipped = await c.control('POST', `/sessions/${id}/authorize`, { callback: 'skip' });
     expect(skipped.body.callback_id).toBeUndefined();
@@ -213,7 +186,7 @@ describe('authorization callback to merchant_urls.authorization', () => {
 describe('GET /_sim/purchase/{session_id}', () => {
   it('serves the shopper page with the cart and Approve / Decline buttons wired to the control', async () => {
     const id = await newSession();
-    const r = await call(sim.url, 'GET', `/_sim/purchase/${id}`, undefined, {}, null);
+    const r = await c.raw('GET', `/_sim/purchase/${id}`);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^text\/html/);
     expect(r.text).toContain(id);
@@ -226,9 +199,9 @@ describe('GET /_sim/purchase/{session_id}', () => {
   });
 
   it('404 page for an unknown session; HTML is escaped', async () => {
-    expect((await call(sim.url, 'GET', '/_sim/purchase/nope', undefined, {}, null)).status).toBe(404);
+    expect((await c.raw('GET', '/_sim/purchase/nope')).status).toBe(404);
     const id = await newSession({ order_lines: [{ name: '<script>x</script>', quantity: 1, unit_price: 19900, total_amount: 19900 }] });
-    const r = await call(sim.url, 'GET', `/_sim/purchase/${id}`, undefined, {}, null);
+    const r = await c.raw('GET', `/_sim/purchase/${id}`);
     expect(r.text).not.toContain('<script>x</script>');
     expect(r.text).toContain('&lt;script&gt;x&lt;/script&gt;');
   });

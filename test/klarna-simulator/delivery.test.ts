@@ -1,28 +1,16 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { clientFor, deliveries, expectKlarnaError, sessionBody, startReceiver, startSim, until, type Client, type Receiver, type Sim } from './helpers.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deliveries, expectKlarnaError, sessionBody, until, useReceiver, useSimulator } from './helpers.js';
 
 // Klarna's outgoing calls on the simulator clock: retry schedules per kind (authorization callback,
 // HPP status_update, v2 webhooks), and the delivery scenarios (hold + release for out-of-order
 // delivery, duplicates, delays). Real-time retry waits are made huge here, so every retry below
 // happens only because the test advanced the simulator clock.
 
-let sim: Sim;
-let c: Client;
-let merchant: Receiver;
+const c = useSimulator({ callbackRetryBaseMs: 10_000_000 });
 let failing = false;
-beforeAll(async () => {
-  sim = await startSim({ callbackRetryBaseMs: 10_000_000 });
-  c = clientFor(sim);
-  merchant = await startReceiver(() => (failing ? 500 : 200));
-});
-afterAll(async () => {
-  await sim.close();
-  await merchant.close();
-});
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-  merchant.received.length = 0;
+const merchant = useReceiver(() => (failing ? 500 : 200));
+beforeEach(() => {
   failing = false;
 });
 afterEach(async () => {

@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { clientFor, customerToken, expectKlarnaError, sessionBody, startSim, tokenOrderBody, type Client, type Sim } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { customerToken, expectKlarnaError, sessionBody, tokenOrderBody, useSimulator } from './helpers.js';
 
 // POST /_sim/faults: 5xx, latency, dropped connections, before or after processing.
 
-let sim: Sim;
-let c: Client;
-beforeAll(async () => {
-  sim = await startSim();
-  c = clientFor(sim);
-});
-afterAll(() => sim.close());
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-});
+const c = useSimulator();
 
 const createSession = () => c.klarna('POST', '/payments/v1/sessions', sessionBody());
 

@@ -1,4 +1,4 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { startKlarnaSimulator, type KlarnaSimulatorOptions } from '../../klarna-simulator/server.js';
 
 // Contract-test helpers: a simulator on an ephemeral port, spoken to over real HTTP with fetch.
@@ -10,6 +10,36 @@ export type Sim = Awaited<ReturnType<typeof startKlarnaSimulator>>;
 
 export function startSim(options: Partial<KlarnaSimulatorOptions> = {}): Promise<Sim> {
   return startKlarnaSimulator({ ...credentials, port: 0, logger: false, ...options });
+}
+
+/**
+ * One simulator for a test file: started before all its tests, reset before each, closed after
+ * all. Returns a client that is usable once the tests run (the URL is read lazily).
+ */
+export function useSimulator(options: Partial<KlarnaSimulatorOptions> = {}): Client {
+  let sim: Sim | undefined;
+  beforeAll(async () => {
+    sim = await startSim(options);
+  });
+  afterAll(() => sim?.close());
+  const c = clientFor(() => {
+    if (!sim) throw new Error('the simulator is not started yet: use the client inside a test or hook');
+    return sim;
+  });
+  beforeEach(async () => {
+    await c.control('POST', '/reset');
+  });
+  return c;
+}
+
+/** A response body as JSON when it parses, else the text (HTML pages, plain errors), else undefined. */
+export function parseBody(text: string): any {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 export interface HttpResult {
@@ -37,22 +67,24 @@ export async function call(
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: response.status, headers: response.headers, body: json, text };
+  return { status: response.status, headers: response.headers, body: parseBody(text), text };
 }
 
-/** A Klarna client bound to one simulator (Basic auth on), plus its controls (no auth). */
-export function clientFor(sim: Sim) {
+/**
+ * A Klarna client bound to one simulator (Basic auth on), its controls (no auth), raw calls (no
+ * auth unless given) and browser form posts (the shopper's pages).
+ */
+export function clientFor(simulator: Sim | (() => Sim)) {
+  const base = () => (typeof simulator === 'function' ? simulator() : simulator).url;
   return {
-    klarna: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => call(sim.url, method, path, body, headers),
-    control: (method: string, path: string, body?: unknown) => call(sim.url, method, `/_sim${path}`, body, {}, null),
+    get url() {
+      return base();
+    },
+    klarna: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => call(base(), method, path, body, headers),
+    control: (method: string, path: string, body?: unknown) => call(base(), method, `/_sim${path}`, body, {}, null),
     raw: (method: string, path: string, body?: unknown, headers?: Record<string, string>, auth: string | null = null) =>
-      call(sim.url, method, path, body, headers, auth),
+      call(base(), method, path, body, headers, auth),
+    form: (path: string, fields: Record<string, string>) => postForm(base(), path, fields),
   };
 }
 export type Client = ReturnType<typeof clientFor>;
@@ -146,33 +178,61 @@ export interface Received {
   at: number;
 }
 
+/** What a receiver answers for the n-th call: a status, optionally after a delay. */
+export type ReceiverAnswer = (n: number) => number | { status: number; delayMs?: number };
+
 /**
  * A merchant endpoint on an ephemeral port that records what the simulator POSTs (callbacks,
- * webhooks) and answers as `answer` says for the n-th call (1-based).
+ * webhooks) and answers as `answer` says for the n-th call (1-based). `path` is appended to the
+ * URL it hands out (e.g. a webhook path), so tests can assert the path Klarna called.
  */
-export async function startReceiver(answer: (n: number) => number = () => 200) {
+export async function startReceiver(answer: ReceiverAnswer = () => 200, path = '') {
   const { createServer } = await import('node:http');
   const received: Received[] = [];
   const server = createServer((req, res) => {
     let raw = '';
     req.on('data', (d) => (raw += d));
     req.on('end', () => {
-      let body: unknown;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        body = raw;
-      }
-      received.push({ url: req.url ?? '', headers: req.headers, raw, body, at: Date.now() });
-      res.writeHead(answer(received.length)).end();
+      received.push({ url: req.url ?? '', headers: req.headers, raw, body: parseBody(raw), at: Date.now() });
+      const a = answer(received.length);
+      const { status, delayMs = 0 } = typeof a === 'number' ? { status: a } : a;
+      setTimeout(() => res.writeHead(status).end(), delayMs);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}${path}`,
     received,
     close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * One receiver for a test file: started before all, its records cleared before each test, closed
+ * after all. The returned object forwards to it once started.
+ */
+export function useReceiver(answer: ReceiverAnswer = () => 200, path = ''): Receiver {
+  let receiver: Receiver | undefined;
+  const current = () => {
+    if (!receiver) throw new Error('the receiver is not started yet: use it inside a test or hook');
+    return receiver;
+  };
+  beforeAll(async () => {
+    receiver = await startReceiver(answer, path);
+  });
+  afterAll(() => receiver?.close());
+  beforeEach(() => {
+    current().received.length = 0;
+  });
+  return {
+    get url() {
+      return current().url;
+    },
+    get received() {
+      return current().received;
+    },
+    close: () => current().close(),
   };
 }
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
@@ -192,11 +252,5 @@ export async function postForm(base: string, path: string, fields: Record<string
     redirect: 'manual',
   });
   const text = await response.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = text;
-  }
-  return { status: response.status, headers: response.headers, body, text };
+  return { status: response.status, headers: response.headers, body: parseBody(text), text };
 }

@@ -1,36 +1,10 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { call, clientFor, customerToken, customerTokenBody, expectCorrelationId, expectKlarnaError, sessionBody, startSim, until, type Client, type Sim } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { customerToken, customerTokenBody, expectCorrelationId, expectKlarnaError, sessionBody, until, useReceiver, useSimulator } from './helpers.js';
 
 // Hosted Payment Page v1: create, read, disable, the shopper's page and controls, status_update callbacks.
 
-let sim: Sim;
-let c: Client;
-let merchant: { url: string; received: { url: string; body: any }[]; close(): Promise<void> };
-beforeAll(async () => {
-  sim = await startSim({ callbackRetryBaseMs: 50 });
-  c = clientFor(sim);
-  const received: { url: string; body: any }[] = [];
-  const server: Server = createServer((req, res) => {
-    let data = '';
-    req.on('data', (d) => (data += d));
-    req.on('end', () => {
-      received.push({ url: req.url ?? '', body: data ? JSON.parse(data) : undefined });
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  merchant = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, close: () => new Promise((r) => server.close(() => r())) };
-});
-afterAll(async () => {
-  await sim.close();
-  await merchant.close();
-});
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-  merchant.received.length = 0;
-});
+const c = useSimulator({ callbackRetryBaseMs: 50 });
+const merchant = useReceiver();
 
 async function kpSession(overrides: Record<string, unknown> = {}) {
   const r = await c.klarna('POST', '/payments/v1/sessions', sessionBody(overrides));
@@ -65,7 +39,7 @@ describe('POST /hpp/v1/sessions', () => {
     expect(r.body).toMatchObject({
       session_id: expect.any(String),
       session_url: expect.stringMatching(/\/hpp\/v1\/sessions\/[0-9a-f-]{36}$/),
-      redirect_url: `${sim.url}/_sim/hpp/${r.body.session_id}`,
+      redirect_url: `${c.url}/_sim/hpp/${r.body.session_id}`,
       qr_code_url: expect.any(String),
       distribution_url: expect.any(String),
       manual_identification_check_url: expect.any(String),
@@ -106,7 +80,7 @@ describe('shopper on the hosted page', () => {
     const id = hpp.body.session_id;
     expect((await c.klarna('GET', `/hpp/v1/sessions/${id}`)).body).toMatchObject({ session_id: id, status: 'WAITING' });
 
-    const page = await call(sim.url, 'GET', `/_sim/hpp/${id}`, undefined, {}, null);
+    const page = await c.raw('GET', `/_sim/hpp/${id}`);
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/<button id="approve"/);
     expect(page.text).toMatch(/<button id="cancel"/);
@@ -215,7 +189,7 @@ describe('GET / DELETE /hpp/v1/sessions/{id}', () => {
     const other = (await hppSession(await kpSession())).body.session_id;
     await c.control('POST', '/clock/advance', { seconds: 47 * 3600 });
     expectKlarnaError(await c.klarna('GET', `/hpp/v1/sessions/${other}`), 404, 'NOT_FOUND');
-    expect((await call(sim.url, 'GET', `/_sim/hpp/${other}`, undefined, {}, null)).status).toBe(404);
+    expect((await c.raw('GET', `/_sim/hpp/${other}`)).status).toBe(404);
   });
 
   it('DELETE sends a DISABLED status_update; a COMPLETED or CANCELLED session cannot be disabled (400)', async () => {

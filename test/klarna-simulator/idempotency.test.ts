@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { authorizedSession, clientFor, customerToken, customerTokenBody, expectKlarnaError, sessionBody, startSim, tokenOrderBody, type Client, type Sim } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { authorizedSession, customerToken, customerTokenBody, expectKlarnaError, sessionBody, tokenOrderBody, useSimulator } from './helpers.js';
 
 // Klarna-Idempotency-Key on every Klarna POST/PATCH (facts §5), beyond the token-order cases.
 
-let sim: Sim;
-let c: Client;
-beforeAll(async () => {
-  sim = await startSim();
-  c = clientFor(sim);
-});
-afterAll(() => sim.close());
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-});
+const c = useSimulator();
 
 const withKey = (key: string) => ({ 'Klarna-Idempotency-Key': key });
 

@@ -1,18 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { clientFor, expectCorrelationId, expectKlarnaError, sessionBody, startSim, type Client, type Sim } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { expectCorrelationId, expectKlarnaError, sessionBody, useSimulator } from './helpers.js';
 
 // POST/GET/POST(update) /payments/v1/sessions, Basic auth, error shapes.
 
-let sim: Sim;
-let c: Client;
-beforeAll(async () => {
-  sim = await startSim();
-  c = clientFor(sim);
-});
-afterAll(() => sim.close());
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-});
+const c = useSimulator();
 
 describe('HTTP Basic auth on Klarna paths', () => {
   it('answers 401 UNAUTHORIZED in Klarna shape without credentials, with wrong ones, and with another scheme', async () => {
@@ -169,12 +160,12 @@ describe('POST /payments/v1/sessions/{id} (update)', () => {
     expect((await c.klarna('GET', `/payments/v1/sessions/${id}`)).body).toMatchObject({ order_amount: 20000, order_lines: lines, merchant_reference2: 'r2', intent: 'tokenize' });
   });
 
-  it('intent and step_up_id are fixed at creation: an update sending them changes nothing', async () => {
+  it('intent and step_up_id are fixed at creation: an update sending them changes nothing; fields not sent keep their values', async () => {
     const created = await c.klarna('POST', '/payments/v1/sessions', sessionBody({ intent: 'tokenize' }));
     const id = created.body.session_id;
     expect((await c.klarna('POST', `/payments/v1/sessions/${id}`, { intent: 'buy', step_up_id: 'x', merchant_reference2: 'r' })).status).toBe(204);
     const read = await c.klarna('GET', `/payments/v1/sessions/${id}`);
-    expect(read.body).toMatchObject({ intent: 'tokenize', merchant_reference2: 'r' });
+    expect(read.body).toMatchObject({ intent: 'tokenize', merchant_reference2: 'r', locale: 'sv-SE', acquiring_channel: 'ECOMMERCE', purchase_country: 'SE' });
     expect(read.body.step_up_id).toBeUndefined();
   });
 

@@ -1,31 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  authorizedSession,
-  call,
-  clientFor,
-  customerTokenBody,
-  expectKlarnaError,
-  postForm,
-  sessionBody,
-  startSim,
-  type Client,
-  type Sim,
-} from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { authorizedSession, customerTokenBody, expectKlarnaError, sessionBody, useSimulator } from './helpers.js';
 
 // The shopper's side: Klarna's playground addresses and OTP deciding outcomes, the HTML pages
 // (plain forms), and the redirects back to the merchant (merchant URLs / return_url / confirmation)
 // with placeholders filled.
 
-let sim: Sim;
-let c: Client;
-beforeAll(async () => {
-  sim = await startSim();
-  c = clientFor(sim);
-});
-afterAll(() => sim.close());
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-});
+const c = useSimulator();
 
 const newSession = async (overrides: Record<string, unknown> = {}) => (await c.klarna('POST', '/payments/v1/sessions', sessionBody(overrides))).body.session_id as string;
 const authorize = (id: string, body: Record<string, unknown> = {}) => c.control('POST', `/sessions/${id}/authorize`, body);
@@ -91,7 +71,7 @@ describe('redirect_url of an order or customer token → the merchant’s confir
   it('without a confirmation URL: a placeholder page (200 HTML)', async () => {
     const { authorizationToken } = await authorizedSession(c);
     const token = await c.klarna('POST', `/payments/v1/authorizations/${authorizationToken}/customer-token`, customerTokenBody());
-    const page = await call(sim.url, 'GET', new URL(token.body.redirect_url).pathname, undefined, {}, null);
+    const page = await c.raw('GET', new URL(token.body.redirect_url).pathname);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(page.text).toContain(token.body.token_id);
@@ -101,7 +81,7 @@ describe('redirect_url of an order or customer token → the merchant’s confir
 describe('the KP purchase page (SDK path)', () => {
   it('has the login fields (email prefilled with the billing email, OTP) and a Continue button that lets them decide', async () => {
     const id = await newSession();
-    const page = await call(sim.url, 'GET', `/_sim/purchase/${id}`, undefined, {}, null);
+    const page = await c.raw('GET', `/_sim/purchase/${id}`);
     expect(page.text).toMatch(/<input id="email" name="email" value="customer@email.se"/);
     expect(page.text).toMatch(/<input id="otp" name="otp" value="123456"/);
     expect(page.text).toMatch(/<button id="login"[^>]*>Continue with Klarna<\/button>/);
@@ -129,9 +109,9 @@ describe('Hosted Payment Page in a browser (form posts)', () => {
   it('the page is a form posting to the complete control, with one button per outcome and the login fields', async () => {
     const id = await hpp(urls);
     // A HEAD (link checker) is not the shopper arriving; the GET below is.
-    expect((await fetch(`${sim.url}/_sim/hpp/${id}`, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(`${c.url}/_sim/hpp/${id}`, { method: 'HEAD' })).status).toBe(200);
     expect((await c.klarna('GET', `/hpp/v1/sessions/${id}`)).body.status).toBe('WAITING');
-    const page = await call(sim.url, 'GET', `/_sim/hpp/${id}`, undefined, {}, null);
+    const page = await c.raw('GET', `/_sim/hpp/${id}`);
     expect(page.text).toContain(`<form method="post" action="/_sim/hpp/${id}/complete">`);
     for (const o of ['approve', 'decline', 'cancel', 'back', 'error']) expect(page.text).toMatch(new RegExp(`<button id="${o}" type="submit" name="outcome" value="${o}"`));
     expect(page.text).toMatch(/<button id="login" type="submit"/);
@@ -145,7 +125,7 @@ describe('Hosted Payment Page in a browser (form posts)', () => {
     ['error', 'ERROR', 'error'],
   ])('form outcome=%s → 303 to the merchant URL (placeholders filled); status %s', async (outcome, status, path) => {
     const id = await hpp(urls);
-    const r = await postForm(sim.url, `/_sim/hpp/${id}/complete`, { outcome, email: '', otp: '' });
+    const r = await c.form(`/_sim/hpp/${id}/complete`, { outcome, email: '', otp: '' });
     expect(r.status).toBe(303);
     const read = await c.klarna('GET', `/hpp/v1/sessions/${id}`);
     expect(read.body.status).toBe(status);
@@ -155,7 +135,7 @@ describe('Hosted Payment Page in a browser (form posts)', () => {
 
   it('Continue (no outcome): the login decides; customer+denied@… goes to the failure URL', async () => {
     const id = await hpp(urls);
-    const r = await postForm(sim.url, `/_sim/hpp/${id}/complete`, { email: 'customer+denied@email.se', otp: '123456' });
+    const r = await c.form(`/_sim/hpp/${id}/complete`, { email: 'customer+denied@email.se', otp: '123456' });
     expect(r.status).toBe(303);
     expect(r.headers.get('location')).toBe(`https://merchant.example/fail?hpp=${id}`);
     // JSON control without outcome: the billing address decides the same way.
@@ -165,7 +145,7 @@ describe('Hosted Payment Page in a browser (form posts)', () => {
 
   it('no merchant URL for the outcome: a result page (200 HTML) instead of a redirect', async () => {
     const id = await hpp(undefined);
-    const r = await postForm(sim.url, `/_sim/hpp/${id}/complete`, { outcome: 'approve' });
+    const r = await c.form(`/_sim/hpp/${id}/complete`, { outcome: 'approve' });
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^text\/html/);
     expect(r.text).toContain('COMPLETED');
@@ -199,7 +179,7 @@ describe('v2 purchase journey in a browser (payment_request_url)', () => {
   it('approve → 303 to return_url with Klarna’s {klarna.payment_request.*} placeholders filled', async () => {
     const pr = await paymentRequest();
     const path = `/_sim/v2/payment-requests/${encodeURIComponent(pr.payment_request_id)}/complete`;
-    const r = await postForm(sim.url, path, { outcome: 'approve' });
+    const r = await c.form(path, { outcome: 'approve' });
     expect(r.status).toBe(303);
     const read = await c.klarna('GET', `/v2/payment/requests/${pr.payment_request_id}`);
     const location = new URL(r.headers.get('location')!);
@@ -214,7 +194,7 @@ describe('v2 purchase journey in a browser (payment_request_url)', () => {
 
   it('cancel → CANCELED (PURCHASE_FLOW_ABORTED) and the return_url with state CANCELED; the login can decline', async () => {
     const pr = await paymentRequest();
-    const r = await postForm(sim.url, `/_sim/v2/payment-requests/${encodeURIComponent(pr.payment_request_id)}/complete`, { outcome: 'cancel' });
+    const r = await c.form(`/_sim/v2/payment-requests/${encodeURIComponent(pr.payment_request_id)}/complete`, { outcome: 'cancel' });
     expect(new URL(r.headers.get('location')!).searchParams.get('state')).toBe('CANCELED');
     expect((await c.klarna('GET', `/v2/payment/requests/${pr.payment_request_id}`)).body).toMatchObject({ state: 'CANCELED', state_reason: 'PURCHASE_FLOW_ABORTED' });
 
@@ -230,7 +210,7 @@ describe('v2 purchase journey in a browser (payment_request_url)', () => {
   });
 
   it('unknown payment request: the page is a 404', async () => {
-    const r = await call(sim.url, 'GET', '/_sim/v2/pay/krn:payment:eu1:request:nope', undefined, {}, null);
+    const r = await c.raw('GET', '/_sim/v2/pay/krn:payment:eu1:request:nope');
     expect(r.status).toBe(404);
     expect(r.headers.get('content-type')).toMatch(/^text\/html/);
   });

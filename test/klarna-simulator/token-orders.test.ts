@@ -1,31 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  authorizedSession,
-  clientFor,
-  customerToken,
-  expectCorrelationId,
-  expectKlarnaError,
-  sessionBody,
-  startSim,
-  tokenOrderBody,
-  type Client,
-  type Sim,
-} from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { authorizedSession, customerToken, expectCorrelationId, expectKlarnaError, sessionBody, tokenOrderBody, useSimulator } from './helpers.js';
 
 // POST /customer-token/v1/tokens/{t}/order (idempotency, every seed-001 error code, step-up of
 // seed 000) and PATCH /customer-token/v1/tokens/{t}/status.
 
-let sim: Sim;
-let c: Client;
-beforeAll(async () => {
-  sim = await startSim();
-  c = clientFor(sim);
-});
-afterAll(() => sim.close());
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-});
+const c = useSimulator();
 
 const orderPath = (t: string) => `/customer-token/v1/tokens/${t}/order`;
 const charge = (t: string, body: Record<string, unknown> = tokenOrderBody(), key: string | undefined = randomUUID()) =>

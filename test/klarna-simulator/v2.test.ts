@@ -1,48 +1,14 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { call, clientFor, expectCorrelationId, expectKlarnaError, startSim, until, type Client, type HttpResult, type Sim } from './helpers.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { clientFor, expectCorrelationId, expectKlarnaError, startSim, until, useReceiver, useSimulator, type HttpResult } from './helpers.js';
 
 // Klarna v2: Payment Request API, Payment Authorize API (seed 002), signed webhooks (seed 003).
 
-let sim: Sim;
-let c: Client;
-let hooks: { url: string; received: { headers: Record<string, string | string[] | undefined>; raw: string; body: any }[]; status: number; close(): Promise<void> };
-beforeAll(async () => {
-  sim = await startSim({ callbackRetryBaseMs: 5, apiKey: 'klarna_test_api_simkey' });
-  c = clientFor(sim);
-  const received: { headers: Record<string, string | string[] | undefined>; raw: string; body: any }[] = [];
-  const state = { status: 200 };
-  const server: Server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d) => (raw += d));
-    req.on('end', () => {
-      received.push({ headers: req.headers, raw, body: JSON.parse(raw) });
-      res.writeHead(hooks.status).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  hooks = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/klarna/webhooks`,
-    received,
-    get status() {
-      return state.status;
-    },
-    set status(v) {
-      state.status = v;
-    },
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-});
-afterAll(async () => {
-  await sim.close();
-  await hooks.close();
-});
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-  hooks.received.length = 0;
-  hooks.status = 200;
+const c = useSimulator({ callbackRetryBaseMs: 5, apiKey: 'klarna_test_api_simkey' });
+let hookStatus = 200;
+const hooks = useReceiver(() => hookStatus, '/klarna/webhooks');
+beforeEach(() => {
+  hookStatus = 200;
 });
 
 function expectV2Error(r: HttpResult, status: number, errorType: string, errorCode?: string) {
@@ -94,7 +60,7 @@ describe('Payment Request API', () => {
   it('shopper journey: open → IN_PROGRESS, approve → COMPLETED with network session token and customer token', async () => {
     const created = await c.klarna('POST', '/v2/payment/requests', { currency: 'USD', amount: 999, request_customer_token: { scopes: ['payment:customer_present'] } });
     const id = created.body.payment_request_id;
-    const page = await call(sim.url, 'GET', `/_sim/v2/pay/${encodeURIComponent(id)}`, undefined, {}, null);
+    const page = await c.raw('GET', `/_sim/v2/pay/${encodeURIComponent(id)}`);
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/<button id="approve"/);
     expect((await c.klarna('GET', `/v2/payment/requests/${id}`)).body.state).toBe('IN_PROGRESS');
@@ -237,10 +203,10 @@ describe('webhooks', () => {
 
   it('retries a failing endpoint on the schedule (scaled) and can send duplicates on demand', async () => {
     await c.control('POST', '/webhooks', { url: hooks.url, event_types: ['payment.request.state-change.submitted'] });
-    hooks.status = 500;
+    hookStatus = 500;
     await c.klarna('POST', '/v2/payment/requests', { currency: 'USD', amount: 1 });
     await until(async () => (hooks.received.length >= 2 ? true : undefined), 'a retry');
-    hooks.status = 200;
+    hookStatus = 200;
     const [delivery] = await until(async () => {
       const r = (await c.control('GET', '/callbacks')).body.filter((d: { kind: string }) => d.kind === 'webhook');
       return r[0]?.state === 'delivered' ? r : undefined;

@@ -1,31 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildKlarnaSimulator } from '../../klarna-simulator/server.js';
-import {
-  authorizedSession,
-  basicAuth,
-  clientFor,
-  credentials,
-  customerTokenBody,
-  expectKlarnaError,
-  sessionBody,
-  startSim,
-  type Client,
-  type Sim,
-} from './helpers.js';
+import { authorizedSession, basicAuth, credentials, customerTokenBody, expectKlarnaError, sessionBody, useSimulator } from './helpers.js';
 
 // Klarna's strictness that applies across paths: markets and currencies, tax arithmetic, the order
 // of checks (credentials before the body), content types, unexpected errors.
 
-let sim: Sim;
-let c: Client;
-beforeAll(async () => {
-  sim = await startSim();
-  c = clientFor(sim);
-});
-afterAll(() => sim.close());
-beforeEach(async () => {
-  await c.control('POST', '/reset');
-});
+const c = useSimulator();
 
 const createSession = (overrides: Record<string, unknown>) => c.klarna('POST', '/payments/v1/sessions', sessionBody(overrides));
 
