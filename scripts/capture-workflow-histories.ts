@@ -1,16 +1,20 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { klarnaFailureType } from '../klarna/errors.js';
+import { Worker } from '@temporalio/worker';
 import { repoRoot, resolveToolPath } from '../stack/tool-paths.js';
 import { registerSearchAttributes } from '../temporal/register-search-attributes.js';
-import { fakeTokenizeActivities, tokenizeInput, type FakeTokenizeActivities } from '../test/workflows/fake-tokenize-activities.js';
-import { workflowsPath } from '../worker/create-worker.js';
+import {
+  bundleWorkflows,
+  fakeTokenizeActivities,
+  klarnaRefusal,
+  tokenizeInput,
+  untilState,
+  type FakeTokenizeActivities,
+} from '../test/workflows/tokenize-workflow-fixtures.js';
 import '../test/support/quiet-temporal-runtime.js';
-import { shopperAuthorizedSignal, tokenizeStatusQuery } from '../workflows/definitions.js';
+import { shopperAuthorizedSignal } from '../workflows/definitions.js';
 
 // `npm run histories:capture`: runs each tokenize scenario once on the time-skipping test server
 // (activities faked) and saves its event history to test/workflows/histories/. The replay test
@@ -28,10 +32,6 @@ interface Scenario {
   signals?: { authorization_token: string; session_id?: string; source: 'checkout' | 'klarna_callback' }[];
 }
 
-const klarnaRefusal = (kind: Parameters<typeof klarnaFailureType>[0], code: string) => async () => {
-  throw ApplicationFailure.create({ type: klarnaFailureType(kind), message: `Klarna ${code}`, nonRetryable: true, details: [{ error_code: code }] });
-};
-
 const scenarios: Scenario[] = [
   {
     name: 'completed-with-duplicates',
@@ -42,9 +42,9 @@ const scenarios: Scenario[] = [
     ],
   },
   { name: 'abandoned' },
-  { name: 'expired-not-found', signals: [{ authorization_token: 'auth-1', source: 'klarna_callback' }], activities: { createAndVaultCustomerToken: klarnaRefusal('authorization_not_found', 'NOT_FOUND') } },
-  { name: 'failed-invalid-operation', signals: [{ authorization_token: 'auth-1', source: 'checkout' }], activities: { createAndVaultCustomerToken: klarnaRefusal('invalid_operation', 'INVALID_OPERATION') } },
-  { name: 'failed-session-creation', activities: { createPaymentSession: klarnaRefusal('invalid_request', 'BAD_VALUE') } },
+  { name: 'expired-not-found', signals: [{ authorization_token: 'auth-1', source: 'klarna_callback' }], activities: { createAndVaultCustomerToken: klarnaRefusal({ kind: 'authorization_not_found', operation: 'create_customer_token', httpStatus: 404, errorCode: 'NOT_FOUND' }) } },
+  { name: 'failed-invalid-operation', signals: [{ authorization_token: 'auth-1', source: 'checkout' }], activities: { createAndVaultCustomerToken: klarnaRefusal({ kind: 'invalid_operation', operation: 'create_customer_token', httpStatus: 403, errorCode: 'INVALID_OPERATION' }) } },
+  { name: 'failed-session-creation', activities: { createPaymentSession: klarnaRefusal({ kind: 'invalid_request', operation: 'create_session', httpStatus: 400, errorCode: 'BAD_VALUE' }) } },
 ];
 
 const env = await TestWorkflowEnvironment.createTimeSkipping({
@@ -52,7 +52,7 @@ const env = await TestWorkflowEnvironment.createTimeSkipping({
 });
 try {
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath });
+  const workflowBundle = await bundleWorkflows();
   await mkdir(outDir, { recursive: true });
   for (const scenario of scenarios) {
     const taskQueue = `capture-${scenario.name}`;
@@ -62,7 +62,7 @@ try {
     const history = await worker.runUntil(async () => {
       const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       if (scenario.signals) {
-        while ((await handle.query(tokenizeStatusQuery)).state !== 'AWAITING_AUTHORIZATION') await new Promise((r) => setTimeout(r, 25));
+        await untilState(handle, 'AWAITING_AUTHORIZATION');
         for (const signal of scenario.signals) await handle.signal(shopperAuthorizedSignal, signal);
       }
       const result = await handle.result();

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { startKlarnaSimulator, type KlarnaSimulatorOptions } from '../../klarna-simulator/server.js';
 
@@ -187,7 +188,6 @@ export type ReceiverAnswer = (n: number) => number | { status: number; delayMs?:
  * URL it hands out (e.g. a webhook path), so tests can assert the path Klarna called.
  */
 export async function startReceiver(answer: ReceiverAnswer = () => 200, path = '') {
-  const { createServer } = await import('node:http');
   const received: Received[] = [];
   const server = createServer((req, res) => {
     let raw = '';

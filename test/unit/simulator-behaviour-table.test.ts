@@ -8,18 +8,24 @@ import { repoRoot } from '../../stack/tool-paths.js';
 
 const doc = readFileSync(join(repoRoot, 'docs', 'klarna-simulator.md'), 'utf8');
 
+interface BehaviourRow {
+  line: number;
+  row: string;
+  tests: string[];
+}
+
 /** Rows of every table whose header's last column is "Test". */
-function behaviourRows(): { line: number; row: string; tests: string[] }[] {
-  const lines = doc.split('\n');
-  const rows: { line: number; row: string; tests: string[] }[] = [];
+function behaviourRows(): BehaviourRow[] {
+  const rows: BehaviourRow[] = [];
   let inTable = false;
-  lines.forEach((text, i) => {
-    if (!text.startsWith('|')) return void (inTable = false);
-    const cells = text.split('|').slice(1, -1).map((c) => c.trim());
-    if (/^Test$/i.test(cells.at(-1) ?? '') && !inTable) return void (inTable = true);
-    if (!inTable || /^-+$/.test(cells[0] ?? '')) return;
-    rows.push({ line: i + 1, row: cells[0] ?? '', tests: (cells.at(-1) ?? '').split(',').map((t) => t.trim()).filter(Boolean) });
-  });
+  for (const [i, text] of doc.split('\n').entries()) {
+    const cells = text.startsWith('|') ? text.split('|').slice(1, -1).map((c) => c.trim()) : undefined;
+    if (!cells) inTable = false;
+    else if (!inTable) inTable = /^Test$/i.test(cells.at(-1) ?? '');
+    else if (!/^-+$/.test(cells[0] ?? '')) {
+      rows.push({ line: i + 1, row: cells[0] ?? '', tests: (cells.at(-1) ?? '').split(',').map((t) => t.trim()).filter(Boolean) });
+    }
+  }
   return rows;
 }
 

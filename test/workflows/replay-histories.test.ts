@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { workflowsPath } from '../../worker/create-worker.js';
+import { bundleWorkflows } from './tokenize-workflow-fixtures.js';
 
 // Determinism guard: every saved history (test/workflows/histories/, written by
 // `npm run histories:capture`) must replay against the current workflow code. A change that
@@ -17,7 +17,7 @@ const files = readdirSync(historiesDir).filter((f) => f.endsWith('.json')).sort(
 
 let workflowBundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
-  workflowBundle = await bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  workflowBundle = await bundleWorkflows();
 }, 120_000);
 
 describe('saved workflow histories replay on the current code', () => {

@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { ApplicationFailure } from '@temporalio/common';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TokenizeStatus } from '../../contracts/flow-status.js';
-import { klarnaFailureType } from '../../klarna/errors.js';
 import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
-import { workflowsPath } from '../../worker/create-worker.js';
 import { shopperAuthorizedSignal, tokenizeStatusQuery } from '../../workflows/definitions.js';
-import { fakeTokenizeActivities, tokenizeInput } from './fake-tokenize-activities.js';
+import { bundleWorkflows, fakeTokenizeActivities, klarnaRefusal, tokenizeInput, untilState } from './tokenize-workflow-fixtures.js';
 
 // Orchestration only: the activities are fakes recording their calls; time is skipped by the
 // Temporal test server, so 30-minute and 60-minute timers take milliseconds.
@@ -21,7 +18,7 @@ beforeAll(async () => {
     server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
   });
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
-  bundle = await bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  bundle = await bundleWorkflows();
 }, 120_000);
 
 afterAll(async () => {
@@ -32,15 +29,6 @@ async function withWorker<T>(activities: object, fn: (taskQueue: string) => Prom
   const taskQueue = `tq-${randomUUID()}`;
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
   return worker.runUntil(fn(taskQueue));
-}
-
-async function untilState(handle: { query: (q: typeof tokenizeStatusQuery) => Promise<TokenizeStatus> }, state: string) {
-  for (let i = 0; i < 200; i++) {
-    const status = await handle.query(tokenizeStatusQuery);
-    if (status.state === state) return status;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`flow never reached ${state}`);
 }
 
 /** Starts a flow, authorizes it once from `source` when it waits for that, and returns its result. */
@@ -145,7 +133,7 @@ describe('tokenize workflow', () => {
     const fake = fakeTokenizeActivities({
       async createAndVaultCustomerToken() {
         attempts += 1;
-        throw ApplicationFailure.create({ type: klarnaFailureType('server_error'), message: 'Klarna 503', nonRetryable: false });
+        return klarnaRefusal({ kind: 'server_error', operation: 'create_customer_token', httpStatus: 503 })();
       },
     });
     const status = await authorizedFlow(fake.activities, 'checkout');
@@ -161,14 +149,14 @@ describe('tokenize workflow', () => {
 
   it('ends EXPIRED at once when Klarna says the authorization is gone (NOT_FOUND)', async () => {
     const fake = fakeTokenizeActivities({
-      async createAndVaultCustomerToken() {
-        throw ApplicationFailure.create({
-          type: klarnaFailureType('authorization_not_found'),
-          message: 'Invalid authorization token',
-          nonRetryable: true,
-          details: [{ error_code: 'NOT_FOUND', correlation_id: 'corr-1' }],
-        });
-      },
+      createAndVaultCustomerToken: klarnaRefusal({
+        kind: 'authorization_not_found',
+        operation: 'create_customer_token',
+        httpStatus: 404,
+        errorCode: 'NOT_FOUND',
+        errorMessages: ['Invalid authorization token'],
+        correlationId: 'corr-1',
+      }),
     });
     const status = await authorizedFlow(fake.activities, 'klarna_callback');
     expect(status.state).toBe('EXPIRED');
@@ -177,14 +165,13 @@ describe('tokenize workflow', () => {
 
   it('ends FAILED with the Klarna reason when the token is refused (intent buy → INVALID_OPERATION)', async () => {
     const fake = fakeTokenizeActivities({
-      async createAndVaultCustomerToken() {
-        throw ApplicationFailure.create({
-          type: klarnaFailureType('invalid_operation'),
-          message: 'Not allowed to create customer tokens for intent buy.',
-          nonRetryable: true,
-          details: [{ error_code: 'INVALID_OPERATION' }],
-        });
-      },
+      createAndVaultCustomerToken: klarnaRefusal({
+        kind: 'invalid_operation',
+        operation: 'create_customer_token',
+        httpStatus: 403,
+        errorCode: 'INVALID_OPERATION',
+        errorMessages: ['Not allowed to create customer tokens for intent buy.'],
+      }),
     });
     const status = await authorizedFlow(fake.activities, 'checkout');
     expect(status.state).toBe('FAILED');
@@ -193,9 +180,7 @@ describe('tokenize workflow', () => {
 
   it('ends FAILED when the Klarna session cannot be created, without waiting for the shopper', async () => {
     const fake = fakeTokenizeActivities({
-      async createPaymentSession() {
-        throw ApplicationFailure.create({ type: klarnaFailureType('invalid_request'), message: 'Bad value: order_amount', nonRetryable: true });
-      },
+      createPaymentSession: klarnaRefusal({ kind: 'invalid_request', operation: 'create_session', httpStatus: 400, errorCode: 'BAD_VALUE', errorMessages: ['Bad value: order_amount'] }),
     });
     const status = await withWorker(fake.activities, async (taskQueue) => {
       const args = tokenizeInput();

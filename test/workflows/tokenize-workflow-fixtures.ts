@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Activities } from '../../activities/index.js';
+import { asTemporalFailure } from '../../activities/klarna-failures.js';
 import type { TokenizeStatus } from '../../contracts/flow-status.js';
 import type { TokenizeInput } from '../../contracts/tokenize.js';
+import { KlarnaApiError, type KlarnaErrorDetails } from '../../klarna/errors.js';
+import { workflowsPath } from '../../worker/create-worker.js';
+import { tokenizeStatusQuery } from '../../workflows/definitions.js';
 
-// Fakes for orchestration-only runs of the tokenize workflow (its tests and the capture of replay
-// histories): each call is recorded, and every recorded flow state is kept as it was sent.
+// For orchestration-only runs of the tokenize workflow (its tests and the capture of replay
+// histories): fake activities that record each call and every flow state as it was sent, Klarna
+// refusals shaped by the real error mapping, an input, and the shared waiting and bundling.
 
 export type FakeTokenizeActivities = Pick<Activities, 'createPaymentSession' | 'createAndVaultCustomerToken' | 'recordFlowState'>;
 
@@ -50,4 +56,32 @@ export function tokenizeInput(overrides: Partial<TokenizeInput> = {}): TokenizeI
     abandonment_timeout_ms: 30 * 60_000,
     ...overrides,
   };
+}
+
+/**
+ * An activity body that fails as a real one does when Klarna refuses: a KlarnaApiError through
+ * the activities' own mapping (asTemporalFailure), so retryability follows the taxonomy.
+ */
+export function klarnaRefusal(details: Pick<KlarnaErrorDetails, 'kind' | 'operation'> & Partial<KlarnaErrorDetails>) {
+  return () =>
+    asTemporalFailure(async () => {
+      throw new KlarnaApiError({ errorMessages: [], ...details });
+    });
+}
+
+/** Waits (in real time, polling the query) until the flow shows `state`. */
+export async function untilState(handle: { query: (q: typeof tokenizeStatusQuery) => Promise<TokenizeStatus> }, state: TokenizeStatus['state']) {
+  for (let i = 0; i < 200; i++) {
+    const status = await handle.query(tokenizeStatusQuery);
+    if (status.state === state) return status;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`flow never reached ${state}`);
+}
+
+const silent = () => {};
+
+/** The workflow bundle, built without the bundler's progress output. */
+export function bundleWorkflows() {
+  return bundleWorkflowCode({ workflowsPath, logger: { log: silent, trace: silent, debug: silent, info: silent, warn: silent, error: silent } });
 }
