@@ -2,7 +2,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 // Three projects: `unit` (no servers; `npm run test:unit`), `simulator` (the Klarna simulator's
 // contract tests, in-process) and `integration`, which gets one
-// Temporal dev server and one FerretDB for the whole run from test/global-setup.ts.
+// Temporal dev server and one FerretDB for the whole run from test/global-setup.ts. A fourth,
+// `chaos`, exists only under `npm run test:chaos` (test/chaos/chaos.test.ts).
 export default defineConfig({
   test: {
     // Native addons (the Temporal core bridge) crash under worker threads.
@@ -35,11 +36,27 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/unit/**', 'test/klarna-simulator/**'],
+          exclude: [...configDefaults.exclude, 'test/unit/**', 'test/klarna-simulator/**', 'test/chaos/**'],
           globalSetup: ['test/global-setup.ts'],
           setupFiles: ['test/support/quiet-temporal-runtime.ts'],
         },
       },
+      // `chaos` only when `npm run test:chaos` asks for it (CHAOS_SUITE=true), so `npm test` never
+      // runs it: its own Temporal, FerretDB, worker and API processes, stopped and killed for real,
+      // one case after the other (about 5 minutes).
+      ...(process.env.CHAOS_SUITE === 'true'
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'chaos',
+                include: ['test/chaos/**/*.test.ts'],
+                testTimeout: 600_000,
+                hookTimeout: 300_000,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

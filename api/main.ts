@@ -5,17 +5,22 @@ import { klarnaEventsRepository } from '../persistence/klarna-events-repository.
 import { connectMongo } from '../persistence/mongo.js';
 import { createTokenVault } from '../persistence/token-vault.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
+import { createEncryptionCodec, encryptingDataConverter } from '../temporal/payload-codec.js';
 import { apiLoggerOptions, buildApi } from './build-api.js';
 
-const config = loadConfigOrExit(['temporal', 'mongo', 'callbacks', 'vault', 'api', 'logging', 'flows']);
+const config = loadConfigOrExit(['temporal', 'mongo', 'callbacks', 'vault', 'payloadCodec', 'api', 'logging', 'flows']);
 
 const mongo = await connectMongo(config.mongo);
 const connection = await Connection.connect(await temporalConnectionOptions(config.temporal));
+const payloadCodec = createEncryptionCodec(config.payloadCodec.keys);
 const app = await buildApi({
-  temporal: new Client({ connection, namespace: config.temporal.namespace }),
+  temporal: new Client({ connection, namespace: config.temporal.namespace, dataConverter: encryptingDataConverter(payloadCodec) }),
+  payloadCodec,
+  codecCorsOrigins: config.api.codecCorsOrigins,
   taskQueue: config.temporal.taskQueue,
   flows: flowsRepository(mongo.db),
   events: klarnaEventsRepository(mongo.db),
+  pingDatabase: () => mongo.db.command({ ping: 1 }),
   vault: createTokenVault(config.vault.encryptionKey),
   callbackSecret: config.callbacks.secret,
   authToken: config.api.authToken,

@@ -1,118 +1,139 @@
-import { createHash } from 'node:crypto';
-import { WorkflowUpdateStage, type Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import { isTerminalTokenizeState, type TokenizeStatus } from '../contracts/flow-status.js';
+import { randomUUID } from 'node:crypto';
 import {
-  tokenizeFlowId,
-  tokenizeInputFromRequest,
-  type ShopperAuthorization,
-  type StartTokenizationRequest,
-} from '../contracts/tokenize.js';
-import type { FlowsRepository } from '../persistence/flows-repository.js';
-import { awaitCheckoutSessionUpdate, shopperAuthorizedSignal, tokenizeStatusQuery } from '../workflows/definitions.js';
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TokenizeStatus } from '../contracts/flow-status.js';
+import { tokenizeFlowId, tokenizeInputFromRequest, type StartTokenizationRequest } from '../contracts/tokenize.js';
+import { isTerminalTokenizeState, type CancellationReason } from '../contracts/flow-status.js';
+import { cancelFlowUpdate, checkoutSessionUpdate, IDEMPOTENCY_CONFLICT, NOT_CANCELLABLE, tokenizeStatusQuery } from '../workflows/definitions.js';
 import { ApiError } from './errors.js';
+import { isTemporalUnavailable, requestFingerprint, temporarilyUnavailable, type FlowGateway } from './flow-gateway.js';
 
 export interface TokenizeFlowsOptions {
-  client: Client;
+  gateway: FlowGateway;
   taskQueue: string;
-  flows: FlowsRepository;
   defaultAbandonmentMs: number;
-  /** How long a start waits for Klarna's session before answering with the flow still starting. */
-  sessionWaitMs?: number;
 }
 
-/** Stable digest of a start request, so a reused idempotency key with another body is refused. */
-const fingerprint = (body: unknown) => createHash('sha256').update(canonicalJson(body)).digest('hex');
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+/** How a start ended within its deadline: a new flow, an existing one, or one still starting. */
+export type StartOutcome = { outcome: 'created' | 'existing' | 'accepted'; status: TokenizeStatus };
 
-/** Starting, signalling and reading tokenize flows on Temporal, for the HTTP routes. */
+/** Starting and reading tokenize flows on Temporal, for the HTTP routes; every call bounded. */
 export function tokenizeFlows(options: TokenizeFlowsOptions) {
-  const { client } = options;
-  const sessionWaitMs = options.sessionWaitMs ?? 15_000;
+  const { gateway } = options;
+  const { client } = gateway;
 
-  async function status(flowId: string): Promise<TokenizeStatus | undefined> {
-    try {
-      return await client.workflow.getHandle(flowId).query(tokenizeStatusQuery);
-    } catch (err) {
-      // Past Temporal's retention, or with no worker to answer the query, the durable copy in
-      // MongoDB still answers (it may lag the live state by one step).
-      const stored = (await options.flows.find(flowId))?.status;
-      if (stored || err instanceof WorkflowNotFoundError) return stored;
-      throw new ApiError(503, 'temporarily_unavailable', 'The flow cannot be read right now; retry shortly.');
-    }
-  }
+  const status = (flowId: string) => gateway.read<TokenizeStatus>(flowId, (handle) => handle.query(tokenizeStatusQuery));
 
-  /** Waits (bounded) for the Klarna session; a closed or slow flow answers with its current status. */
-  async function awaitSession(flowId: string): Promise<TokenizeStatus> {
-    const handle = client.workflow.getHandle(flowId);
-    try {
-      const update = await handle.startUpdate(awaitCheckoutSessionUpdate, { waitForStage: WorkflowUpdateStage.ACCEPTED });
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), sessionWaitMs)));
-      const result = await Promise.race([update.result(), timeout]).finally(() => clearTimeout(timer));
-      if (result) return result;
-    } catch {
-      // The update is refused once the workflow has closed; its query still works.
-    }
-    const current = await status(flowId);
-    if (!current) throw new ApiError(404, 'not_found', `No flow ${flowId}.`);
-    return current;
+  /** What a start answers when the flow exists but has not answered within the deadline. */
+  async function startingStatus(flowId: string, body: StartTokenizationRequest): Promise<TokenizeStatus> {
+    const stored = await gateway.stored<TokenizeStatus>(flowId);
+    if (stored) return stored;
+    const now = new Date().toISOString();
+    return {
+      flow_id: flowId,
+      flow_type: 'tokenize',
+      state: 'CREATING_SESSION',
+      merchant_reference: body.merchant_reference,
+      ignored_authorizations: 0,
+      started_at: now,
+      updated_at: now,
+    };
   }
 
   return {
     status,
 
-    /** Idempotent start: the same key and body return the same flow; the same key with another body is a 409. */
-    async start(idempotencyKey: string, body: StartTokenizationRequest): Promise<{ created: boolean; status: TokenizeStatus }> {
-      const flowId = tokenizeFlowId(idempotencyKey);
-      const requestFingerprint = fingerprint(body);
-      let created = true;
-      try {
-        await client.workflow.start('tokenizeWorkflow', {
-          taskQueue: options.taskQueue,
-          workflowId: flowId,
-          args: [tokenizeInputFromRequest(flowId, body, options.defaultAbandonmentMs)],
-          memo: { request_fingerprint: requestFingerprint },
-          // A finished flow keeps its id: the key cannot start a second tokenization.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        });
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        created = false;
-        const description = await client.workflow.getHandle(flowId).describe();
-        if (description.memo?.request_fingerprint !== requestFingerprint) {
-          throw new ApiError(409, 'idempotency_conflict', `Idempotency key ${idempotencyKey} was already used with a different request.`);
-        }
+    /**
+     * Cancels a flow that is still waiting; answers with its final (CANCELLED) status. 409 once
+     * the flow is past the point of no return or has ended; 404 for an unknown flow.
+     */
+    async cancel(flowId: string, reason: CancellationReason): Promise<TokenizeStatus> {
+      const stored = await gateway.stored<TokenizeStatus>(flowId);
+      if (stored && isTerminalTokenizeState(stored.state)) {
+        throw new ApiError(409, 'not_cancellable', `Flow ${flowId} has ended (${stored.state}); it can no longer be cancelled.`);
       }
-      return { created, status: await awaitSession(flowId) };
+      try {
+        return await gateway.within(gateway.deadlines.startMs, () =>
+          client.workflow.getHandle(flowId).executeUpdate(cancelFlowUpdate, { args: [{ reason }] }),
+        );
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === NOT_CANCELLABLE) {
+          throw new ApiError(409, 'not_cancellable', `Flow ${flowId} cannot be cancelled: ${err.cause.message}.`);
+        }
+        const current = await status(flowId).catch(() => undefined);
+        if (current === undefined && (await gateway.exists(flowId)) === false) throw new ApiError(404, 'not_found', `No flow ${flowId}.`);
+        if (current && isTerminalTokenizeState(current.state)) {
+          throw new ApiError(409, 'not_cancellable', `Flow ${flowId} has ended (${current.state}); it can no longer be cancelled.`);
+        }
+        if (isTemporalUnavailable(err)) throw temporarilyUnavailable('The flow');
+        throw err;
+      }
     },
 
-    /** Passes the shopper's authorization to the flow; the flow ignores duplicates itself. */
-    async authorize(flowId: string, authorization: ShopperAuthorization): Promise<void> {
-      // A flow stores its outcome before it shows it and before it closes: a terminal stored state
-      // means the signal would only be counted as ignored, so refuse plainly. (Read from MongoDB,
-      // not by query: a query waits its turn behind the workflow's tasks, a signal must not.)
-      const stored = (await options.flows.find(flowId))?.status;
-      if (stored && isTerminalTokenizeState(stored.state)) {
-        throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended (${stored.state}); it takes no authorization.`);
-      }
+    /**
+     * Idempotent start in one round trip (update-with-start): the same key and body return the
+     * same flow; the same key with another body is a 409. Answers within the start deadline: with
+     * the Klarna session when it is ready, else `accepted` and the flow's current state.
+     */
+    async start(idempotencyKey: string, body: StartTokenizationRequest): Promise<StartOutcome> {
+      const flowId = tokenizeFlowId(idempotencyKey);
+      const fingerprint = requestFingerprint(body);
+      const requestId = randomUUID();
+      const startOperation = new WithStartWorkflowOperation('tokenizeWorkflow', {
+        taskQueue: options.taskQueue,
+        workflowId: flowId,
+        args: [tokenizeInputFromRequest(flowId, body, options.defaultAbandonmentMs, { fingerprint, requestId })],
+        memo: { request_fingerprint: fingerprint },
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        // A finished flow keeps its id: the key cannot start a second tokenization.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
       try {
-        await client.workflow.getHandle(flowId).signal(shopperAuthorizedSignal, authorization);
+        const answer = await gateway.within(gateway.deadlines.startMs, () =>
+          client.workflow.executeUpdateWithStart(checkoutSessionUpdate, {
+            args: [{ request_fingerprint: fingerprint, request_id: requestId }],
+            startWorkflowOperation: startOperation,
+          }),
+        );
+        return { outcome: answer.created ? 'created' : 'existing', status: answer.status };
       } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-        const current = await status(flowId);
-        if (!current) throw new ApiError(404, 'not_found', `No flow ${flowId}.`);
-        throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended (${current.state}); it takes no authorization.`);
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === IDEMPOTENCY_CONFLICT) {
+          throw new ApiError(409, 'idempotency_conflict', `Idempotency key ${idempotencyKey} was already used with a different request.`);
+        }
+        return this.afterUnansweredStart(flowId, idempotencyKey, body, fingerprint, err);
       }
+    },
+
+    /** The start got no update answer: a closed flow, an older flow, or Temporal too slow. */
+    async afterUnansweredStart(
+      flowId: string,
+      idempotencyKey: string,
+      body: StartTokenizationRequest,
+      fingerprint: string,
+      err: unknown,
+    ): Promise<StartOutcome> {
+      let memoFingerprint: unknown;
+      try {
+        const description = await gateway.within(gateway.deadlines.readMs, () => client.workflow.getHandle(flowId).describe());
+        memoFingerprint = description.memo?.request_fingerprint;
+      } catch {
+        if (isTemporalUnavailable(err) || err instanceof WorkflowExecutionAlreadyStartedError) throw temporarilyUnavailable('Temporal');
+        throw err;
+      }
+      if (memoFingerprint !== fingerprint) {
+        throw new ApiError(409, 'idempotency_conflict', `Idempotency key ${idempotencyKey} was already used with a different request.`);
+      }
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        // Closed (or a flow that does not take this update): its status says how it ended.
+        const current = await status(flowId);
+        if (current) return { outcome: 'existing', status: current };
+      }
+      return { outcome: 'accepted', status: await startingStatus(flowId, body) };
     },
   };
 }
 export type TokenizeFlows = ReturnType<typeof tokenizeFlows>;
-

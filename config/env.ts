@@ -89,13 +89,44 @@ const vaultSchema = z
   })
   .transform((v) => ({ encryptionKey: Buffer.from(v.TOKEN_ENCRYPTION_KEY, 'base64') }));
 
+// Workflow history encryption (temporal/payload-codec.ts): `id:base64key,...`, 32-byte keys, the
+// first one encrypts, all decrypt. Rotation: put a new key first, keep the old ones.
+const payloadKeyId = /^[A-Za-z0-9._-]{1,64}$/;
+const payloadCodecSchema = z
+  .object({
+    PAYLOAD_ENCRYPTION_KEYS: z.string().transform((spec, ctx) => {
+      const keys: { id: string; key: Buffer }[] = [];
+      spec.split(',').forEach((entry, i) => {
+        const [id = '', key = '', ...rest] = entry.trim().split(':');
+        const problem = !payloadKeyId.test(id)
+          ? 'key id must be 1-64 of A-Z a-z 0-9 . _ -'
+          : rest.length || !/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length !== 32
+            ? 'key must be 32 bytes, base64-encoded (openssl rand -base64 32)'
+            : keys.some((k) => k.id === id)
+              ? `key id ${id} appears twice`
+              : undefined;
+        if (problem) ctx.addIssue({ code: 'custom', message: `entry ${i + 1} (<key id>:<base64 key>): ${problem}` });
+        else keys.push({ id, key: Buffer.from(key, 'base64') });
+      });
+      return keys;
+    }),
+  })
+  .transform((v) => ({ keys: v.PAYLOAD_ENCRYPTION_KEYS }));
+
+// Comma-separated browser origins (scheme://host[:port]) allowed to call the codec endpoint: the Temporal UI's.
+const origins = z
+  .string()
+  .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin must be scheme://host[:port], without a path')));
+
 const apiSchema = z
   .object({
     API_HOST: nonEmpty.default('127.0.0.1'),
     API_PORT: port.default(3000),
     API_AUTH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    CODEC_CORS_ORIGINS: origins.default([]),
   })
-  .transform((v) => ({ host: v.API_HOST, port: v.API_PORT, authToken: v.API_AUTH_TOKEN }));
+  .transform((v) => ({ host: v.API_HOST, port: v.API_PORT, authToken: v.API_AUTH_TOKEN, codecCorsOrigins: v.CODEC_CORS_ORIGINS }));
 
 const loggingSchema = z
   .object({
@@ -115,6 +146,7 @@ const sections = {
   klarna: klarnaSchema,
   callbacks: callbacksSchema,
   vault: vaultSchema,
+  payloadCodec: payloadCodecSchema,
   api: apiSchema,
   logging: loggingSchema,
   flows: flowsSchema,

@@ -14,9 +14,10 @@ export const tokenizeState = z.enum([
   'ABANDONED',
   'EXPIRED',
   'FAILED',
+  'CANCELLED',
 ]);
 export type TokenizeState = z.infer<typeof tokenizeState>;
-export const terminalTokenizeStates: readonly TokenizeState[] = ['COMPLETED', 'ABANDONED', 'EXPIRED', 'FAILED'];
+export const terminalTokenizeStates: readonly TokenizeState[] = ['COMPLETED', 'ABANDONED', 'EXPIRED', 'FAILED', 'CANCELLED'];
 export const isTerminalTokenizeState = (s: TokenizeState) => terminalTokenizeStates.includes(s);
 
 export const flowFailure = z.object({
@@ -25,8 +26,15 @@ export const flowFailure = z.object({
   message: z.string(),
   klarna_error_code: z.string().optional(),
   klarna_correlation_id: z.string().optional(),
+  /** Klarna's step-up id on a refused token charge (seed 000): what a recovery starts from. */
+  step_up_id: z.string().optional(),
 });
 export type FlowFailure = z.infer<typeof flowFailure>;
+
+/** Why a flow was cancelled before its outcome (POST …/cancel). */
+export const cancellationReason = z.enum(['shopper_declined', 'shopper_cancelled', 'merchant_cancelled']);
+export type CancellationReason = z.infer<typeof cancellationReason>;
+export const cancellation = z.object({ reason: cancellationReason, cancelled_at: z.string() });
 
 export const vaultedTokenSummary = z.object({
   token_ref: z.string(),
@@ -35,6 +43,17 @@ export const vaultedTokenSummary = z.object({
   payment_method_reference: z.string().optional(),
 });
 export type VaultedTokenSummary = z.infer<typeof vaultedTokenSummary>;
+
+/** What the shared flow machinery (status tracker, flow documents, listing) needs of any flow. */
+export interface FlowStatusBase {
+  flow_id: string;
+  flow_type: FlowType;
+  state: string;
+  merchant_reference: string;
+  failure?: FlowFailure;
+  started_at: string;
+  updated_at: string;
+}
 
 export const tokenizeStatus = z.object({
   flow_id: z.string(),
@@ -49,7 +68,12 @@ export const tokenizeStatus = z.object({
     .optional(),
   customer_token: vaultedTokenSummary.optional(),
   failure: flowFailure.optional(),
+  /** Set when the flow ended CANCELLED. */
+  cancellation: cancellation.optional(),
+  /** Authorizations that arrived twice, for another session, or after the outcome. */
   ignored_authorizations: z.number().int(),
+  /** Checkout-submitted authorizations Klarna did not know (the flow waited on for a valid one). */
+  rejected_authorizations: z.number().int().optional(),
   started_at: z.string(),
   updated_at: z.string(),
 });

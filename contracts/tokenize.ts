@@ -10,11 +10,27 @@ import {
   orderLine,
   type CreateSessionRequest,
 } from '../klarna/payments-schemas.js';
+import { klarnaPurchaseIssues, sumOfLineTotals } from './klarna-market-rules.js';
 
+/** Longest idempotency key the API accepts. */
+export const maxIdempotencyKeyLength = 128;
 /** Caller-chosen key that makes a start idempotent (also the flow id's suffix). */
 export const idempotencyKey = z
   .string()
-  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters of letters, digits, . _ : -');
+  .regex(new RegExp(`^[A-Za-z0-9._:-]{1,${maxIdempotencyKeyLength}}$`), `must be 1-${maxIdempotencyKeyLength} characters of letters, digits, . _ : -`);
+
+/** Flow ids are `tokenize-<idempotency key>`. */
+export const tokenizeFlowIdPrefix = 'tokenize-';
+/**
+ * Longest flow id, and so the longest path parameter of any route (`/v1/tokenizations/:flow_id`,
+ * `/klarna/callbacks/authorization/:flow_id`): the API's router must take it (Fastify's
+ * `maxParamLength`, which counts the decoded value), or a flow with a long key is unreachable (414).
+ */
+export const maxFlowIdLength = tokenizeFlowIdPrefix.length + maxIdempotencyKeyLength;
+/** A tokenize flow id, as routes take it in their path. */
+export const tokenizeFlowIdSchema = z
+  .string()
+  .regex(new RegExp(`^${tokenizeFlowIdPrefix}[A-Za-z0-9._:-]{1,${maxIdempotencyKeyLength}}$`), 'must be a tokenize flow id');
 
 /** Body of `POST /v1/tokenizations`. */
 export const startTokenizationRequest = z
@@ -36,19 +52,25 @@ export const startTokenizationRequest = z
       .refine((ms) => ms >= 1_000 && ms <= 7 * 86_400_000, 'must be between 1s and 7d')
       .optional(),
   })
-  .superRefine((body, ctx) => {
-    const sum = body.order_lines.reduce((total, line) => total + line.total_amount, 0);
-    if (sum < 0) {
-      ctx.addIssue({ code: 'custom', path: ['order_lines'], message: `total_amount of the lines must not add up to less than 0 (${sum})` });
-    }
-    if (body.order_amount !== undefined && body.order_amount !== sum) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['order_amount'],
-        message: `must equal the sum of order_lines[].total_amount (${sum})`,
-      });
-    }
-  });
+  .superRefine(
+    (body, ctx) => {
+      // Klarna's market rules (contracts/klarna-market-rules.ts): market and currency, line
+      // arithmetic and tax, order_amount and order_tax_amount, billing country. Checked here so a
+      // request Klarna would refuse is a 400 before any flow starts and its key stays unused.
+      for (const issue of klarnaPurchaseIssues(body)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      // The flow sends the lines' sum as order_amount when none is given; Klarna takes no negative one.
+      const sum = sumOfLineTotals(body.order_lines);
+      if (body.order_amount === undefined && sum !== undefined && sum < 0) {
+        ctx.addIssue({ code: 'custom', path: ['order_lines'], message: `total_amount of the lines must not add up to less than 0 (${sum})` });
+      }
+    },
+    {
+      // Also when other fields already failed, so one 400 names every problem. The rules judge only
+      // the well-formed parts of the body (whatever it holds), so `body` is not trusted here. (zod
+      // still skips this after a non-integer number: its int check stops the parse.)
+      when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value),
+    },
+  );
 export type StartTokenizationRequest = z.infer<typeof startTokenizationRequest>;
 
 /** Body of `POST /v1/tokenizations/{flow_id}/authorization`: what the Klarna widget gave the checkout. */
@@ -70,6 +92,8 @@ export const shopperAuthorization = z.object({
   authorization_token: z.string().min(1),
   session_id: z.string().optional(),
   source: z.enum(['checkout', 'klarna_callback']),
+  /** The inbox event it was stored as (klarna_events); the flow takes each event once. */
+  event_id: z.string().optional(),
 });
 export type ShopperAuthorization = z.infer<typeof shopperAuthorization>;
 
@@ -80,9 +104,18 @@ export interface TokenizeInput {
   session: Omit<CreateSessionRequest, 'intent' | 'merchant_urls' | 'step_up_id'>;
   token_description: string;
   abandonment_timeout_ms: number;
+  /** Digest of the start request: a reuse of the idempotency key with another body is refused. */
+  request_fingerprint?: string;
+  /** The API call that started the flow (its `checkoutSession` update answers `created: true`). */
+  start_request_id?: string;
 }
 
-export function tokenizeInputFromRequest(flowId: string, body: StartTokenizationRequest, defaultAbandonmentMs: number): TokenizeInput {
+export function tokenizeInputFromRequest(
+  flowId: string,
+  body: StartTokenizationRequest,
+  defaultAbandonmentMs: number,
+  start?: { fingerprint: string; requestId: string },
+): TokenizeInput {
   const orderAmount = body.order_amount ?? body.order_lines.reduce((total, line) => total + line.total_amount, 0);
   return {
     flow_id: flowId,
@@ -100,7 +133,8 @@ export function tokenizeInputFromRequest(flowId: string, body: StartTokenization
     },
     token_description: body.description,
     abandonment_timeout_ms: body.abandonment_timeout ?? defaultAbandonmentMs,
+    ...(start ? { request_fingerprint: start.fingerprint, start_request_id: start.requestId } : {}),
   };
 }
 
-export const tokenizeFlowId = (key: string) => `tokenize-${key}`;
+export const tokenizeFlowId = (key: string) => `${tokenizeFlowIdPrefix}${key}`;

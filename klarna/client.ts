@@ -45,8 +45,9 @@ interface CallSpec<S extends z.ZodType | undefined> {
 const silent: ClientLogger = { info() {}, warn() {} };
 
 /**
- * Klarna's HTTP API behind typed calls. No retries here: Temporal retries activities, and a
- * retry must reuse the activity's idempotency key, which only the activity knows.
+ * Klarna's HTTP API behind typed calls. No retries here: Temporal retries activities. Every
+ * POST/PATCH that creates something takes a `Klarna-Idempotency-Key` made by the workflow, so a
+ * retry after a lost reply gets Klarna's original answer instead of a second session or token.
  */
 export function createKlarnaClient(options: KlarnaClientOptions) {
   const logger = options.logger ?? silent;
@@ -110,9 +111,18 @@ export function createKlarnaClient(options: KlarnaClientOptions) {
   }
 
   const enc = encodeURIComponent;
+  const idempotency = (key: string) => ({ 'Klarna-Idempotency-Key': key });
   return {
-    createSession: (body: CreateSessionRequest) =>
-      call({ operation: 'create_session', method: 'post', path: '/payments/v1/sessions', logPath: '/payments/v1/sessions', json: body, schema: createSessionResponse }),
+    createSession: (body: CreateSessionRequest, idempotencyKey: string) =>
+      call({
+        operation: 'create_session',
+        method: 'post',
+        path: '/payments/v1/sessions',
+        logPath: '/payments/v1/sessions',
+        json: body,
+        headers: idempotency(idempotencyKey),
+        schema: createSessionResponse,
+      }),
 
     readSession: (sessionId: string) =>
       call({
@@ -123,13 +133,14 @@ export function createKlarnaClient(options: KlarnaClientOptions) {
         schema: sessionDetails,
       }),
 
-    createCustomerToken: (authorizationToken: string, body: CreateCustomerTokenRequest) =>
+    createCustomerToken: (authorizationToken: string, body: CreateCustomerTokenRequest, idempotencyKey: string) =>
       call({
         operation: 'create_customer_token',
         method: 'post',
         path: `/payments/v1/authorizations/${enc(authorizationToken)}/customer-token`,
         logPath: '/payments/v1/authorizations/{authorization_token}/customer-token',
         json: body,
+        headers: idempotency(idempotencyKey),
         schema: createCustomerTokenResponse,
       }),
 

@@ -2,18 +2,21 @@ import type { Db } from 'mongodb';
 import { collections, isDuplicateKeyError } from './mongo.js';
 
 /**
- * Every callback and webhook from Klarna is stored before it is acknowledged, keyed by its event
- * id, so a redelivery is recognised and nothing is lost even when no flow takes it.
+ * The inbox: every callback and webhook from Klarna, and every authorization a checkout submits,
+ * is stored here before it is acknowledged, keyed by its event id, so a redelivery is recognised
+ * and nothing is lost when Temporal cannot take it at once. `pending` events are delivered to
+ * their flow again by the flow itself (it reads the inbox while it waits).
  */
 export interface KlarnaEventDocument {
   _id: string; // event id
-  source: 'authorization_callback';
+  source: 'authorization_callback' | 'checkout_authorization';
   flow_id: string;
   session_id?: string;
   /** Secrets in the payload are sealed by the token vault before they get here. */
   payload: Record<string, unknown>;
   received_at: Date;
-  delivery: 'pending' | 'signalled' | 'no_flow';
+  /** pending: stored, not yet known to be in the flow; delivered: the flow has it; no_flow: no flow takes it. */
+  delivery: 'pending' | 'delivered' | 'no_flow';
   delivered_at?: Date;
 }
 
@@ -30,10 +33,13 @@ export function klarnaEventsRepository(db: Db) {
         throw err;
       }
     },
-    async markDelivery(eventId: string, delivery: KlarnaEventDocument['delivery'], at: Date): Promise<void> {
-      await events.updateOne({ _id: eventId }, { $set: { delivery, delivered_at: at } });
+    async markDelivery(eventIds: string[], delivery: KlarnaEventDocument['delivery'], at: Date): Promise<void> {
+      if (eventIds.length === 0) return;
+      // Only pending events move: `delivered` is final.
+      await events.updateMany({ _id: { $in: eventIds }, delivery: 'pending' }, { $set: { delivery, delivered_at: at } });
     },
     find: (eventId: string) => events.findOne({ _id: eventId }),
+    pendingForFlow: (flowId: string) => events.find({ flow_id: flowId, delivery: 'pending' }).sort({ received_at: 1 }).limit(100).toArray(),
     listForFlow: (flowId: string) => events.find({ flow_id: flowId }).sort({ received_at: 1 }).toArray(),
   };
 }

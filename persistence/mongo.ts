@@ -1,4 +1,4 @@
-import { MongoClient, MongoServerError, type Db } from 'mongodb';
+import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError, type Db } from 'mongodb';
 import type { MongoConfig } from '../config/env.js';
 
 export const collections = {
@@ -13,10 +13,27 @@ export interface Mongo {
   close(): Promise<void>;
 }
 
+/**
+ * How long an operation waits for a reachable server before failing. Short on purpose: the API
+ * answers 503 at once when the database is down (Klarna and checkouts retry), and activities fail
+ * fast and are retried by Temporal with back-off.
+ */
+export const SERVER_SELECTION_TIMEOUT_MS = 2_000;
+
 /** Connects and makes sure the indexes exist (idempotent; safe from several processes at once). */
-export async function connectMongo(config: MongoConfig): Promise<Mongo> {
-  const client = new MongoClient(config.uri, { serverSelectionTimeoutMS: 10_000, appName: 'klarna-token-sagas' });
-  await client.connect();
+export async function connectMongo(config: MongoConfig, options: { connectTimeoutMs?: number } = {}): Promise<Mongo> {
+  const client = new MongoClient(config.uri, { serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS, appName: 'klarna-token-sagas' });
+  // At start the database may still be coming up: keep trying for a while before giving up.
+  const giveUpAt = Date.now() + (options.connectTimeoutMs ?? 30_000);
+  for (;;) {
+    try {
+      await client.connect();
+      break;
+    } catch (err) {
+      if (!isDatabaseUnavailableError(err) || Date.now() >= giveUpAt) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
   const db = client.db(config.database);
   await ensureIndexes(db);
   return { client, db, close: () => client.close() };
@@ -26,7 +43,16 @@ export async function ensureIndexes(db: Db): Promise<void> {
   // Natural ids are the documents' _id (unique by definition); these cover the other lookups.
   await db.collection(collections.customerTokens).createIndex({ flow_id: 1 }, { unique: true, name: 'flow_id_unique' });
   await db.collection(collections.flows).createIndex({ merchant_reference: 1 }, { name: 'merchant_reference' });
+  // Listing (GET /v1/flows): newest first, by itself or under one equality filter.
+  await db.collection(collections.flows).createIndex({ created_at: -1, _id: -1 }, { name: 'created' });
+  await db.collection(collections.flows).createIndex({ merchant_reference: 1, created_at: -1, _id: -1 }, { name: 'merchant_reference_created' });
+  await db.collection(collections.flows).createIndex({ state: 1, created_at: -1, _id: -1 }, { name: 'state_created' });
+  await db.collection(collections.flows).createIndex({ flow_type: 1, created_at: -1, _id: -1 }, { name: 'flow_type_created' });
   await db.collection(collections.klarnaEvents).createIndex({ flow_id: 1, received_at: 1 }, { name: 'flow_events' });
 }
 
 export const isDuplicateKeyError = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000;
+
+/** The database cannot be reached right now (as opposed to refusing an operation). */
+export const isDatabaseUnavailableError = (err: unknown): boolean =>
+  err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoTopologyClosedError;

@@ -7,31 +7,48 @@
 //   API                  tsx api/main.ts
 //
 // Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), FERRETDB_PORT (27017), SIMULATOR_PORT
-// (8090), API_PORT (3000). Data stays in .data/ between runs. Ctrl-C stops everything; so does
-// any process dying, after reporting it.
+// (8090), API_PORT (3000). Temporal's and FerretDB's data stays in .data/ between runs; the
+// simulator keeps its sessions in memory only. Ctrl-C stops everything.
+//
+// The simulator, the worker and the API are supervised (stack/supervised-child.ts): one that exits
+// on its own is started again after a back-off (1 s, doubling to 30 s; reset once a run has lasted
+// 60 s), with a report of why it ended. Temporal or FerretDB dying stops the stack, after saying
+// so: their deaths are rarely transient (port taken, disk full, killed), and the other processes
+// cannot work without them anyway.
+//
+// `--watch` (`npm run dev:watch`): a change to a source file restarts the worker and the API at
+// once (a change under klarna-simulator/ restarts the simulator); test/, docs/, scripts/, stack/,
+// bench/, hidden directories (.data/, .tools/) and node_modules/ are not watched.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 // CommonJS package: under plain Node ESM (tsx) only its default export is importable by name.
 import protos from '@temporalio/proto';
 import { loadConfig } from '../config/env.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
-import {
-  describeExit,
-  installShutdownHandlers,
-  spawnChild,
-  stopAllChildren,
-  type ManagedChild,
-} from '../stack/child-processes.js';
+import { describeExit, installShutdownHandlers, stopAllChildren, type ManagedChild } from '../stack/child-processes.js';
+import { devPayloadEncryptionKeys } from '../stack/dev-payload-keys.js';
 import { startFerretDb } from '../stack/ferretdb.js';
 import { assertPortFree, waitForPort } from '../stack/ports.js';
+import { describeFiles, isIgnoredDirectory, watchSources, type SourceWatcher } from '../stack/source-watcher.js';
+import { superviseChild, type SupervisedChild } from '../stack/supervised-child.js';
 import { startTemporalDevServer } from '../stack/temporal-dev-server.js';
 import { repoRoot } from '../stack/tool-paths.js';
 
 const HOST = '127.0.0.1';
 const dataDir = join(repoRoot, '.data');
 const env = process.env;
+
+let args: { watch: boolean };
+try {
+  const { values } = parseArgs({ options: { watch: { type: 'boolean', default: false } }, strict: true, allowPositionals: false });
+  args = { watch: values.watch ?? false };
+} catch (err) {
+  process.stderr.write(`dev: ${(err as Error).message}\nusage: npm run dev [-- --watch]   (or npm run dev:watch)\n`);
+  process.exit(2);
+}
 
 function portFromEnv(name: string, fallback: number): number {
   const raw = env[name];
@@ -74,40 +91,76 @@ if (portProblems.length) fail(`cannot start:\n${portProblems.map((p) => `  - ${p
 
 let shuttingDown = false;
 let stopRequestedAt = 0;
+let sourceWatcher: SourceWatcher | undefined;
 installShutdownHandlers({
   beforeStop: () => {
     shuttingDown = true;
     stopRequestedAt = Date.now();
+    sourceWatcher?.close();
     log('stopping ...');
   },
   afterStop: () => log(`stopped in ${((Date.now() - stopRequestedAt) / 1000).toFixed(1)} s`),
 });
 
-/** Any child dying on its own takes the whole stack down, after saying why. */
-function onUnexpectedExit(child: ManagedChild) {
-  return (info: Parameters<typeof describeExit>[0]) => {
+/** Temporal or FerretDB dying on its own takes the whole stack down, after saying why. */
+function stopStackOnExit(child: ManagedChild, what: string): void {
+  void child.exited.then((info) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    process.stderr.write(`dev: ${child.name} ${describeExit(info)}; stopping the stack\n`);
+    sourceWatcher?.close();
+    process.stderr.write(
+      `dev: ${child.name} (${what}) ${describeExit(info)}; the worker and the API cannot work without it: stopping the stack` +
+        ` (data is kept in .data/; \`npm run dev\` starts it again)\n`,
+    );
     void stopAllChildren().finally(() => process.exit(1));
-  };
-}
-function watch(child: ManagedChild): ManagedChild {
-  void child.exited.then(onUnexpectedExit(child));
-  return child;
+  });
 }
 
-/** A TypeScript entry point of this repository, run by Node with tsx's loader. */
-function startNodeProcess(name: string, entry: string, childEnv: NodeJS.ProcessEnv): ManagedChild {
-  return watch(
-    spawnChild(name, process.execPath, ['--import', 'tsx', entry], {
-      cwd: repoRoot,
-      env: childEnv,
-      graceMs: 15_000,
-      // Reported by onUnexpectedExit instead.
-      onUnexpectedExit: () => undefined,
-    }),
-  );
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * A TypeScript entry point of this repository, run by Node with tsx's loader and restarted with
+ * back-off whenever it exits on its own. `ready` tells when a run is up: awaited for the first
+ * run by `untilReady`, and reported for every later one.
+ */
+function startNodeProcess(
+  name: string,
+  entry: string,
+  childEnv: NodeJS.ProcessEnv,
+  ready: (child: ManagedChild) => Promise<void>,
+): SupervisedChild {
+  return superviseChild(name, process.execPath, ['--import', 'tsx', entry], {
+    cwd: repoRoot,
+    env: childEnv,
+    graceMs: 15_000,
+    log: (message) => process.stderr.write(`dev: ${message}\n`),
+    onStart: (child, run) => {
+      if (run === 1) return;
+      const startedAt = Date.now();
+      ready(child).then(
+        () => {
+          if (!shuttingDown && !child.hasExited()) log(`${name} is up again (run ${run}, ${seconds(Date.now() - startedAt)})`);
+        },
+        (err: unknown) => {
+          // A run that died is reported by its supervisor.
+          if (!shuttingDown && !child.hasExited()) log(`${name} (run ${run}) is not ready: ${err instanceof Error ? err.message : String(err)}`);
+        },
+      );
+    },
+  });
+}
+
+/** Resolves once a run of `supervised` is ready; a run that dies first is restarted (and reported) by its supervisor. */
+async function untilReady(supervised: SupervisedChild, ready: (child: ManagedChild) => Promise<void>): Promise<void> {
+  for (;;) {
+    const child = await supervised.running();
+    try {
+      await ready(child);
+      return;
+    } catch (err) {
+      if (!child.hasExited()) throw err;
+    }
+  }
 }
 
 /** Local-only secrets the API and worker need; kept in .data/ so tokens stay decryptable across runs. */
@@ -132,24 +185,37 @@ async function main() {
   );
   const namespace = env.TEMPORAL_NAMESPACE || 'default';
   const simulatorUrl = `http://${HOST}:${ports.simulator}`;
+  const simulatorReady = (child: ManagedChild) => waitForPort(HOST, ports.simulator, 60_000, abortOnExit(child));
   const simulator = runSimulator
-    ? startNodeProcess('simulator', 'klarna-simulator/main.ts', {
-        ...env,
-        SIMULATOR_PORT: String(ports.simulator),
-        SIMULATOR_HOST: HOST,
-        SIMULATOR_USERNAME: 'sim-merchant',
-        SIMULATOR_PASSWORD: 'sim-secret',
-      })
+    ? startNodeProcess(
+        'simulator',
+        'klarna-simulator/main.ts',
+        {
+          ...env,
+          SIMULATOR_PORT: String(ports.simulator),
+          SIMULATOR_HOST: HOST,
+          SIMULATOR_USERNAME: 'sim-merchant',
+          SIMULATOR_PASSWORD: 'sim-secret',
+        },
+        simulatorReady,
+      )
     : undefined;
   const [temporal, ferretdb] = await Promise.all([
     runTemporal
-      ? startTemporalDevServer({ port: ports.temporal, uiPort: ports.temporalUi, dbFile: join(dataDir, 'temporal', 'dev.sqlite'), namespace })
+      ? startTemporalDevServer({
+          port: ports.temporal,
+          uiPort: ports.temporalUi,
+          dbFile: join(dataDir, 'temporal', 'dev.sqlite'),
+          namespace,
+          // The UI decrypts payloads through the API's codec endpoint (docs/flows.md, Payload codec).
+          uiCodecEndpoint: `http://${HOST}:${ports.api}/codec`,
+        })
       : undefined,
     runFerretDb ? startFerretDb({ port: ports.ferretdb, dataDir: join(dataDir, 'ferretdb') }) : undefined,
-    simulator ? waitForPort(HOST, ports.simulator, 60_000, abortOnExit(simulator)) : undefined,
+    simulator ? untilReady(simulator, simulatorReady) : undefined,
   ]);
-  if (temporal) watch(temporal.child);
-  if (ferretdb) watch(ferretdb.child);
+  if (temporal) stopStackOnExit(temporal.child, 'the Temporal dev server');
+  if (ferretdb) stopStackOnExit(ferretdb.child, 'FerretDB');
 
   // ---- the product ----
   const apiUrl = `http://${HOST}:${ports.api}`;
@@ -162,15 +228,18 @@ async function main() {
     PUBLIC_BASE_URL: env.PUBLIC_BASE_URL || apiUrl,
     CALLBACK_SECRET: env.CALLBACK_SECRET || 'dev-callback-secret-not-for-production',
     TOKEN_ENCRYPTION_KEY: env.TOKEN_ENCRYPTION_KEY || devTokenEncryptionKey(),
+    PAYLOAD_ENCRYPTION_KEYS: env.PAYLOAD_ENCRYPTION_KEYS || devPayloadEncryptionKeys(dataDir),
+    CODEC_CORS_ORIGINS: env.CODEC_CORS_ORIGINS || `http://${HOST}:${ports.temporalUi},http://localhost:${ports.temporalUi}`,
     ...(simulator ? { KLARNA_BASE_URL: simulatorUrl, KLARNA_USERNAME: 'sim-merchant', KLARNA_PASSWORD: 'sim-secret' } : {}),
   };
   log('starting the worker and the API ...');
-  const worker = startNodeProcess('worker', 'worker/main.ts', appEnv);
-  const api = startNodeProcess('api', 'api/main.ts', appEnv);
-  await Promise.all([
-    waitForPort(HOST, ports.api, 90_000, abortOnExit(api)),
-    waitForWorkerPolling(appEnv, worker),
-  ]);
+  const workerReady = (child: ManagedChild) => waitForWorkerPolling(appEnv, child);
+  const apiReady = (child: ManagedChild) => waitForPort(HOST, ports.api, 90_000, abortOnExit(child));
+  const worker = startNodeProcess('worker', 'worker/main.ts', appEnv, workerReady);
+  const api = startNodeProcess('api', 'api/main.ts', appEnv, apiReady);
+  // Watching from now on: a change can also rescue a worker or API that fails at start.
+  if (args.watch) sourceWatcher = watchForChanges([worker, api], simulator);
+  await Promise.all([untilReady(api, apiReady), untilReady(worker, workerReady)]);
 
   const mongoUri = appEnv.MONGODB_URI ?? '';
   const lines = [
@@ -181,7 +250,34 @@ async function main() {
     `MongoDB           ${redact(mongoUri)}${ferretdb ? '   (FerretDB, .data/ferretdb/)' : ''}`,
     `Klarna callbacks  ${appEnv.PUBLIC_BASE_URL}`,
   ].filter(Boolean);
-  log(`all up in ${((Date.now() - started) / 1000).toFixed(1)} s; Ctrl-C stops everything\n\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
+  const watching = args.watch ? '; watching source files' : '';
+  log(`all up in ${((Date.now() - started) / 1000).toFixed(1)} s${watching}; Ctrl-C stops everything\n\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
+}
+
+// Not watched: what the worker, the API and the simulator never import, plus (isIgnoredDirectory)
+// hidden directories such as .git/, .data/ and .tools/, and node_modules/.
+const notWatched = new Set(['test', 'docs', 'scripts', 'stack', 'bench']);
+const simulatorDir = 'klarna-simulator/';
+
+/** Watch mode: restart the worker and the API on a source change; the simulator on a change to its own code. */
+function watchForChanges(apps: SupervisedChild[], simulator: SupervisedChild | undefined): SourceWatcher {
+  const watcher = watchSources({
+    root: repoRoot,
+    ignoreDirectory: (dir) => isIgnoredDirectory(dir) || notWatched.has(dir.split('/')[0]!),
+    onChange: (files) => {
+      if (shuttingDown) return;
+      // Files at the top level (package.json, configs) are not the processes' code.
+      const inDirectories = files.filter((f) => f.includes('/'));
+      const simulatorFiles = inDirectories.filter((f) => f.startsWith(simulatorDir));
+      const appFiles = inDirectories.filter((f) => !f.startsWith(simulatorDir));
+      if (appFiles.length) for (const app of apps) void app.restart(`${describeFiles(appFiles)} changed`);
+      if (simulatorFiles.length && simulator) {
+        void simulator.restart(`${describeFiles(simulatorFiles)} changed (its sessions are in memory: they are lost)`);
+      }
+    },
+  });
+  log(`watch mode: ${watcher.directories().length} directories watched; a source change restarts the worker and the API`);
+  return watcher;
 }
 
 function abortOnExit(child: ManagedChild): AbortSignal {

@@ -4,6 +4,8 @@ import { createInterface } from 'node:readline';
 // Named child processes for the dev stack and the test servers: output lines prefixed with the
 // child's name (or kept quietly for error reports), every child tracked, all of them stopped
 // (SIGTERM, then SIGKILL after a grace period) on shutdown, and an unexpected death reported.
+// Children that should come back after a crash are started through stack/supervised-child.ts,
+// which registers itself here (`registerSupervisor`) so that a shutdown stops it first.
 
 export interface ExitInfo {
   code: number | null;
@@ -41,6 +43,8 @@ export interface ManagedChild {
 const children: ManagedChild[] = [];
 const KEPT_LINES = 60;
 const colors = [36, 33, 35, 32, 34, 31, 96, 93];
+// One colour per name: a restarted child keeps its colour.
+const colorOfName = new Map<string, number>();
 let exitHookInstalled = false;
 
 export function describeExit(exit: ExitInfo): string {
@@ -65,7 +69,8 @@ export function spawnChild(name: string, command: string, args: readonly string[
   });
 
   const kept: string[] = [];
-  const color = colors[children.length % colors.length]!;
+  let color = colorOfName.get(name);
+  if (color === undefined) colorOfName.set(name, (color = colors[colorOfName.size % colors.length]!));
   const label = process.stdout.isTTY ? `\x1b[${color}m[${name}]\x1b[0m ` : `[${name}] `;
   const collect = (stream: NodeJS.ReadableStream | null, out: NodeJS.WriteStream) => {
     if (!stream) return;
@@ -128,11 +133,31 @@ export function runningChildren(): readonly ManagedChild[] {
   return [...children];
 }
 
+/** Something that starts children by itself (a restart supervisor): stopped before any child is. */
+export interface ChildSupervisor {
+  /** Stops its child, if running, and never starts another. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const supervisors: ChildSupervisor[] = [];
+
+/** Registers a supervisor for `stopAllChildren`; returns the function that unregisters it. */
+export function registerSupervisor(supervisor: ChildSupervisor): () => void {
+  supervisors.push(supervisor);
+  return () => {
+    const index = supervisors.indexOf(supervisor);
+    if (index >= 0) supervisors.splice(index, 1);
+  };
+}
+
 /**
- * Stops every running child, the most recently started first (the API and the worker before the
- * servers they use), each with SIGTERM and, after its grace period, SIGKILL.
+ * Stops every running child, each with SIGTERM and, after its grace period, SIGKILL: first the
+ * supervised ones, the most recently registered supervisor first (so no restart can race the
+ * shutdown), then the rest, the most recently started first (the API and the worker before the
+ * servers they use).
  */
 export async function stopAllChildren(): Promise<void> {
+  for (const supervisor of [...supervisors].reverse()) await supervisor.stop();
   for (const child of [...children].reverse()) await child.stop();
 }
 

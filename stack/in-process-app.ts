@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
 import { buildApi } from '../api/build-api.js';
+import type { FlowDeadlines } from '../api/flow-gateway.js';
 import { createKlarnaClient } from '../klarna/client.js';
 import { startKlarnaSimulator } from '../klarna-simulator/server.js';
 import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
@@ -9,6 +11,7 @@ import { flowsRepository } from '../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import { connectMongo, type Mongo } from '../persistence/mongo.js';
 import { createTokenVault, type TokenVault } from '../persistence/token-vault.js';
+import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../temporal/payload-codec.js';
 import { createWorker } from '../worker/create-worker.js';
 
 export const simulatorCredentials = { username: 'test-merchant', password: 'test-secret' };
@@ -20,8 +23,11 @@ export interface InProcessAppOptions {
   database?: string;
   /** Default true; false = API only (flows stay where they are). */
   withWorker?: boolean;
-  sessionWaitMs?: number;
+  /** Deadlines of the API's calls into Temporal (defaults in api/flow-gateway.ts). */
+  deadlines?: Partial<FlowDeadlines>;
   authToken?: string;
+  /** Browser origins allowed to call the API's /codec endpoint. */
+  codecCorsOrigins?: string[];
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
@@ -31,6 +37,8 @@ export interface InProcessApp {
   mongo: Mongo;
   vault: TokenVault;
   temporal: Client;
+  /** The client's and worker's data converter encrypts every payload with this codec (a random key per app). */
+  payloadCodec: PayloadCodec;
   callbackSecret: string;
   taskQueue: string;
   /** Basic auth header for the simulator's Klarna paths. */
@@ -48,22 +56,27 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
   const taskQueue = `app-${suffix}`;
   const callbackSecret = `cb-secret-${randomBytes(12).toString('hex')}`;
   const vault = createTokenVault(randomBytes(32));
+  const payloadCodec = createEncryptionCodec(ephemeralPayloadKeys());
+  const dataConverter = encryptingDataConverter(payloadCodec);
 
   const simulator = await startKlarnaSimulator({ ...simulatorCredentials, port: 0, logger: false });
   const mongo = await connectMongo({ uri: options.mongoUri, database: options.database ?? `app_${suffix}` });
   const connection = await Connection.connect({ address: options.temporalAddress });
-  const temporal = new Client({ connection, namespace: 'default' });
+  const temporal = new Client({ connection, namespace: 'default', dataConverter });
 
   const api = await buildApi({
     temporal,
     taskQueue,
     flows: flowsRepository(mongo.db),
     events: klarnaEventsRepository(mongo.db),
+    pingDatabase: () => mongo.db.command({ ping: 1 }),
     vault,
     callbackSecret,
     defaultAbandonmentMs: 30 * 60_000,
-    sessionWaitMs: options.sessionWaitMs,
+    deadlines: options.deadlines,
     authToken: options.authToken,
+    payloadCodec,
+    codecCorsOrigins: options.codecCorsOrigins,
   });
   const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
 
@@ -76,12 +89,14 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
       connection: nativeConnection,
       namespace: 'default',
       taskQueue,
+      dataConverter,
       workflowBundle: options.workflowBundle,
       deps: {
         klarna: createKlarnaClient({ baseUrl: simulator.url, ...simulatorCredentials, timeoutMs: 5_000 }),
         vault,
         customerTokens: customerTokensRepository(mongo.db),
         flows: flowsRepository(mongo.db),
+        events: klarnaEventsRepository(mongo.db),
         callbacks: { publicBaseUrl: apiUrl, secret: callbackSecret },
       },
     });
@@ -94,6 +109,7 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
     mongo,
     vault,
     temporal,
+    payloadCodec,
     callbackSecret,
     taskQueue,
     klarnaAuth: `Basic ${Buffer.from(`${simulatorCredentials.username}:${simulatorCredentials.password}`).toString('base64')}`,

@@ -17,6 +17,8 @@ export interface TemporalDevServerOptions {
   uiPort?: number;
   /** No Web UI (tests). */
   headless?: boolean;
+  /** The Web UI decodes payloads through this remote codec (`--ui-codec-endpoint`, e.g. `<API>/codec`). */
+  uiCodecEndpoint?: string;
   /** SQLite file to keep state in between runs; in memory when absent. */
   dbFile?: string;
   /** Namespace to use; `default` always exists, another one is created at start. */
@@ -71,6 +73,7 @@ export function temporalDevServerArgs(options: TemporalDevServerOptions): string
     ...(options.headless ? ['--headless'] : options.uiPort ? ['--ui-port', String(options.uiPort)] : []),
     // Offline machines: the UI would otherwise fetch a news feed from the internet.
     ...(options.headless ? [] : ['--ui-disable-news-fetch']),
+    ...(!options.headless && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
     '--namespace',
     namespace,

@@ -4,13 +4,15 @@ import { loadConfigOrExit } from '../config/env.js';
 import { createKlarnaClient } from '../klarna/client.js';
 import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { flowsRepository } from '../persistence/flows-repository.js';
+import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import { connectMongo } from '../persistence/mongo.js';
 import { createTokenVault } from '../persistence/token-vault.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
+import { createEncryptionCodec, encryptingDataConverter } from '../temporal/payload-codec.js';
 import { createWorker } from './create-worker.js';
 import { pinoTemporalLogger } from './pino-temporal-logger.js';
 
-const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault', 'logging']);
+const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault', 'payloadCodec', 'logging']);
 const logger = pino({ name: 'worker', level: config.logging.level });
 Runtime.install({ logger: pinoTemporalLogger(logger.child({ component: 'temporal' })) });
 
@@ -20,11 +22,13 @@ const worker = await createWorker({
   connection,
   namespace: config.temporal.namespace,
   taskQueue: config.temporal.taskQueue,
+  dataConverter: encryptingDataConverter(createEncryptionCodec(config.payloadCodec.keys)),
   deps: {
     klarna: createKlarnaClient({ ...config.klarna, logger: logger.child({ component: 'klarna' }) }),
     vault: createTokenVault(config.vault.encryptionKey),
     customerTokens: customerTokensRepository(mongo.db),
     flows: flowsRepository(mongo.db),
+    events: klarnaEventsRepository(mongo.db),
     callbacks: config.callbacks,
   },
 });

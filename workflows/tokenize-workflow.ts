@@ -1,151 +1,217 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  condition,
-  log,
-  proxyActivities,
-  setHandler,
-  TimeoutFailure,
-  upsertSearchAttributes,
-  type ActivityOptions,
-} from '@temporalio/workflow';
-import { isTerminalTokenizeState, type FlowFailure, type TokenizeState, type TokenizeStatus } from '../contracts/flow-status.js';
+import { ApplicationFailure, condition, log, patched, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
+import { isTerminalTokenizeState, type CancellationReason, type TokenizeStatus } from '../contracts/flow-status.js';
 import type { ShopperAuthorization, TokenizeInput } from '../contracts/tokenize.js';
 import type { Activities } from '../activities/index.js';
-import { kindFromFailureType } from '../klarna/errors.js';
-import { awaitCheckoutSessionUpdate, shopperAuthorizedSignal, tokenizeStatusQuery } from './definitions.js';
-import { FlowState, FlowType, MerchantReference } from './search-attributes.js';
+import { klarnaCall, ownStorage } from './activity-presets.js';
+import {
+  cancelFlowUpdate,
+  checkoutSessionUpdate,
+  IDEMPOTENCY_CONFLICT,
+  NOT_CANCELLABLE,
+  shopperAuthorizedSignal,
+  tokenizeStatusQuery,
+} from './definitions.js';
+import { describeFailure } from './describe-failure.js';
+import { trackFlowStatus } from './flow-status-tracker.js';
+import { legacyTokenizeV1 } from './legacy/tokenize-workflow-v1.js';
 
 /** Klarna: an authorization token can be used for 60 minutes (seed 001). */
 export const AUTHORIZATION_LIFETIME_MS = 60 * 60 * 1000;
 
-const klarnaCallOptions: ActivityOptions = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
-};
+/** While waiting, the flow also reads the inbox (first after 5 s, doubling to once a minute). */
+export const INBOX_CHECK_FIRST_MS = 5_000;
+export const INBOX_CHECK_MAX_MS = 60_000;
 
-const { createPaymentSession, recordFlowState } = proxyActivities<Activities>({
-  ...klarnaCallOptions,
+/** Executions started before the flow platform run the frozen v1 code (workflows/legacy/). */
+export const FLOW_PLATFORM_PATCH = 'flow-platform-v2';
+
+const { createPaymentSession } = proxyActivities<Activities>({
+  ...klarnaCall,
   // Creating a session has no deadline of its own; give up after a while so the flow ends FAILED.
   scheduleToCloseTimeout: '10m',
 });
+const { releaseAuthorizations } = proxyActivities<Activities>({ ...klarnaCall, scheduleToCloseTimeout: '2m' });
+const { vaultCustomerToken, collectPendingAuthorizations, markEventsDelivered } = proxyActivities<Activities>(ownStorage);
+
+type Candidate = ShopperAuthorization & { received_at_ms: number };
 
 /**
  * Tokenize saga (`intent: tokenize`): session → shopper authorization → customer token → vault.
- * Terminal states: COMPLETED, ABANDONED (nobody authorized in time), EXPIRED (the authorization
- * ran out before the token was created), FAILED (Klarna refused; `failure` says why).
+ * Terminal states: COMPLETED, ABANDONED (no valid authorization in time), EXPIRED (Klarna's
+ * authorization ran out before the token was created), FAILED (Klarna refused; `failure` says
+ * why), CANCELLED (cancelled while waiting; `cancellation` says why). Every Klarna POST carries an idempotency key made here, so a retry after a lost reply or
+ * a killed worker gets Klarna's first answer: one session and at most one token per flow.
  */
 export async function tokenizeWorkflow(input: TokenizeInput): Promise<TokenizeStatus> {
-  const iso = (ms: number) => new Date(ms).toISOString();
-  const status: TokenizeStatus = {
-    flow_id: input.flow_id,
-    flow_type: 'tokenize',
-    state: 'CREATING_SESSION',
-    merchant_reference: input.merchant_reference,
-    ignored_authorizations: 0,
-    started_at: iso(Date.now()),
-    updated_at: iso(Date.now()),
+  if (!patched(FLOW_PLATFORM_PATCH)) return legacyTokenizeV1(input);
+
+  const startedAt = new Date(Date.now()).toISOString();
+  const flow = trackFlowStatus<TokenizeStatus>(
+    {
+      flow_id: input.flow_id,
+      flow_type: 'tokenize',
+      state: 'CREATING_SESSION',
+      merchant_reference: input.merchant_reference,
+      ignored_authorizations: 0,
+      rejected_authorizations: 0,
+      started_at: startedAt,
+      updated_at: startedAt,
+    },
+    isTerminalTokenizeState,
+  );
+  const { status } = flow;
+
+  /** Authorizations received and not yet tried, oldest first; each inbox event and token once. */
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
+  const take = (auth: ShopperAuthorization): boolean => {
+    const wrongSession = auth.session_id !== undefined && status.session_id !== undefined && auth.session_id !== status.session_id;
+    const duplicate = seen.has(auth.authorization_token) || (auth.event_id !== undefined && seen.has(auth.event_id));
+    if (!flow.open || wrongSession || duplicate) {
+      status.ignored_authorizations += 1;
+      log.info('authorization ignored', {
+        flowId: input.flow_id,
+        source: auth.source,
+        reason: wrongSession ? 'other session' : duplicate ? 'duplicate' : (flow.outcome ?? status.state),
+      });
+      return false;
+    }
+    seen.add(auth.authorization_token);
+    if (auth.event_id) seen.add(auth.event_id);
+    candidates.push({ ...auth, received_at_ms: Date.now() });
+    return true;
   };
-  let authorization: (ShopperAuthorization & { received_at_ms: number }) | undefined;
-  /** Set once the flow has decided how it ends, before that is recorded and shown. */
-  let outcome: TokenizeState | undefined;
 
   setHandler(tokenizeStatusQuery, () => status);
-  setHandler(awaitCheckoutSessionUpdate, async () => {
-    await condition(() => status.session_id !== undefined || isTerminalTokenizeState(status.state));
-    return status;
-  });
+  setHandler(
+    checkoutSessionUpdate,
+    async (request) => {
+      await condition(() => status.session_id !== undefined || isTerminalTokenizeState(status.state));
+      return { status, created: request.request_id === input.start_request_id };
+    },
+    {
+      validator: (request) => {
+        if (input.request_fingerprint && request.request_fingerprint !== input.request_fingerprint) {
+          throw ApplicationFailure.create({ type: IDEMPOTENCY_CONFLICT, message: 'the idempotency key was used with a different request' });
+        }
+      },
+    },
+  );
   setHandler(shopperAuthorizedSignal, (signal) => {
-    // Checkout and Klarna's callback usually both report the same authorization, and Klarna
-    // retries callbacks: the first authorization for this session wins, the rest are counted.
-    const wrongSession = signal.session_id !== undefined && status.session_id !== undefined && signal.session_id !== status.session_id;
-    // Before the session id is known (a signal racing the session's creation) it is accepted.
-    const waiting = !outcome && (status.state === 'CREATING_SESSION' || status.state === 'AWAITING_AUTHORIZATION');
-    if (authorization || !waiting || wrongSession) {
-      status.ignored_authorizations += 1;
-      log.info('authorization ignored', { flowId: input.flow_id, source: signal.source, reason: wrongSession ? 'other session' : (outcome ?? status.state) });
-      return;
-    }
-    authorization = { ...signal, received_at_ms: Date.now() };
+    take(signal);
   });
 
-  const moveTo = (state: TokenizeState) => {
-    status.state = state;
-    status.updated_at = iso(Date.now());
-    upsertSearchAttributes([{ key: FlowState, value: state }]);
+  // Cancel (the shopper declined or closed the widget, or the merchant gave up): only while the
+  // flow waits. Once Klarna is creating the token the outcome is Klarna's to give.
+  let cancelRequest: CancellationReason | undefined;
+  const cancellable = () => flow.open && (status.state === 'CREATING_SESSION' || status.state === 'AWAITING_AUTHORIZATION');
+  setHandler(
+    cancelFlowUpdate,
+    async ({ reason }) => {
+      cancelRequest ??= reason;
+      await condition(() => isTerminalTokenizeState(status.state));
+      return status;
+    },
+    {
+      validator: (_request) => {
+        if (!cancellable() && cancelRequest === undefined) {
+          throw ApplicationFailure.create({ type: NOT_CANCELLABLE, message: `the flow is ${flow.outcome ?? status.state}; it can no longer be cancelled` });
+        }
+      },
+    },
+  );
+  const finishCancelled = async () => {
+    status.cancellation = { reason: cancelRequest!, cancelled_at: new Date(Date.now()).toISOString() };
+    // Authorizations received but never used are released at Klarna (best effort).
+    const unused = candidates.splice(0).map((c) => c.authorization_token);
+    if (unused.length > 0) await releaseAuthorizations({ flow_id: input.flow_id, authorization_tokens: unused }).catch(() => undefined);
+    return flow.finish('CANCELLED');
   };
-  // The outcome is stored in MongoDB before the query and search attributes show it, so whoever
-  // sees a terminal state can rely on the stored copy (the API refuses late authorizations by it).
-  const finish = async (state: TokenizeState, failure?: FlowFailure) => {
-    outcome = state;
-    await recordFlowState({ ...status, state, updated_at: iso(Date.now()), ...(failure ? { failure } : {}) });
-    if (failure) status.failure = failure;
-    moveTo(state);
-    return status;
-  };
-
-  upsertSearchAttributes([
-    { key: FlowType, value: 'tokenize' },
-    { key: MerchantReference, value: input.merchant_reference },
-    { key: FlowState, value: status.state },
-  ]);
 
   try {
-    const session = await createPaymentSession({ flow_id: input.flow_id, intent: 'tokenize', session: input.session });
+    const session = await createPaymentSession({
+      flow_id: input.flow_id,
+      intent: 'tokenize',
+      session: input.session,
+      idempotency_key: uuid4(),
+    });
     status.session_id = session.session_id;
     status.client_token = session.client_token;
   } catch (err) {
-    return finish('FAILED', describeFailure(err));
+    return flow.finish('FAILED', describeFailure(err));
   }
-  moveTo('AWAITING_AUTHORIZATION');
-  await recordFlowState(status);
+  if (cancelRequest) return finishCancelled();
+  flow.moveTo('AWAITING_AUTHORIZATION');
+  await flow.save();
 
-  if (!(await condition(() => authorization !== undefined, input.abandonment_timeout_ms))) {
-    return finish('ABANDONED');
-  }
-  const auth = authorization!;
-  const expiresAtMs = auth.received_at_ms + AUTHORIZATION_LIFETIME_MS;
-  status.authorization = { source: auth.source, received_at: iso(auth.received_at_ms), expires_at: iso(expiresAtMs) };
-  moveTo('CREATING_TOKEN');
+  const abandonAtMs = Date.now() + input.abandonment_timeout_ms;
+  let inboxCheckMs = INBOX_CHECK_FIRST_MS;
 
-  // Retries stop when the authorization expires: after that Klarna can only say NOT_FOUND.
-  const { createAndVaultCustomerToken } = proxyActivities<Activities>({
-    ...klarnaCallOptions,
-    scheduleToCloseTimeout: Math.max(1_000, expiresAtMs - Date.now()),
-  });
-  try {
-    status.customer_token = await createAndVaultCustomerToken({
+  for (;;) {
+    // Wait for an authorization; between waits, read the inbox: an event stored while Temporal
+    // could not take the signal (an outage, a lost reply) is picked up here.
+    while (candidates.length === 0 && !cancelRequest) {
+      const remaining = abandonAtMs - Date.now();
+      if (remaining <= 0) return flow.finish('ABANDONED');
+      if (await condition(() => candidates.length > 0 || cancelRequest !== undefined, Math.min(inboxCheckMs, remaining))) break;
+      if (Date.now() >= abandonAtMs) return flow.finish('ABANDONED');
+      const pending = await collectPendingAuthorizations({ flow_id: input.flow_id });
+      const taken = pending.filter((auth) => take(auth));
+      if (pending.length > 0) await markEventsDelivered({ event_ids: pending.map((auth) => auth.event_id!) });
+      if (taken.length === 0) inboxCheckMs = Math.min(inboxCheckMs * 2, INBOX_CHECK_MAX_MS);
+    }
+
+    if (cancelRequest) return finishCancelled();
+    const auth = candidates.shift()!;
+    const expiresAtMs = auth.received_at_ms + AUTHORIZATION_LIFETIME_MS;
+    status.authorization = { source: auth.source, received_at: new Date(auth.received_at_ms).toISOString(), expires_at: new Date(expiresAtMs).toISOString() };
+    flow.moveTo('CREATING_TOKEN');
+
+    // Retries stop when the authorization expires: after that Klarna can only say NOT_FOUND.
+    const { createCustomerToken } = proxyActivities<Activities>({
+      ...klarnaCall,
+      scheduleToCloseTimeout: Math.max(1_000, expiresAtMs - Date.now()),
+    });
+    let created: Awaited<ReturnType<Activities['createCustomerToken']>>;
+    try {
+      created = await createCustomerToken({
+        flow_id: input.flow_id,
+        authorization_token: auth.authorization_token,
+        idempotency_key: uuid4(),
+        purchase_country: input.session.purchase_country,
+        purchase_currency: input.session.purchase_currency,
+        locale: input.session.locale,
+        description: input.token_description,
+        billing_address: input.session.billing_address,
+      });
+    } catch (err) {
+      const failure = describeFailure(err);
+      // The checkout's word is not proof: an authorization Klarna does not know (a typo, a forged
+      // or stale token) is set aside and the flow waits on for a valid one until abandonment.
+      // Klarna's own callback (authenticated by the flow's secret) is proof: NOT_FOUND then means
+      // the authorization expired.
+      if (failure.kind === 'authorization_not_found' && auth.source === 'checkout') {
+        status.rejected_authorizations = (status.rejected_authorizations ?? 0) + 1;
+        delete status.authorization;
+        log.warn('checkout authorization unknown to Klarna; waiting for another', { flowId: input.flow_id });
+        flow.moveTo('AWAITING_AUTHORIZATION');
+        continue;
+      }
+      const expired = failure.kind === 'authorization_not_found' || failure.kind === 'deadline_exceeded';
+      return flow.finish(expired ? 'EXPIRED' : 'FAILED', failure);
+    }
+
+    // Klarna made the token: from here the flow only stores it, and storage retries until it works.
+    status.customer_token = await vaultCustomerToken({
       flow_id: input.flow_id,
       merchant_reference: input.merchant_reference,
       session_id: status.session_id!,
-      authorization_token: auth.authorization_token,
       purchase_country: input.session.purchase_country,
       purchase_currency: input.session.purchase_currency,
-      locale: input.session.locale,
-      description: input.token_description,
-      billing_address: input.session.billing_address,
+      created,
     });
-  } catch (err) {
-    const failure = describeFailure(err);
-    const expired = failure.kind === 'authorization_not_found' || failure.kind === 'deadline_exceeded';
-    return finish(expired ? 'EXPIRED' : 'FAILED', failure);
+    // Authorizations still queued will never be used: they count as ignored.
+    status.ignored_authorizations += candidates.length;
+    return flow.finish('COMPLETED');
   }
-  return finish('COMPLETED');
-}
-
-/**
- * Turns an activity failure into the flow's documented failure (no secrets, Klarna ids kept).
- * Activities retry retryable errors without limit, so a retryable failure reaching the workflow
- * means the schedule-to-close deadline ran out: that is `deadline_exceeded`.
- */
-function describeFailure(err: unknown): FlowFailure {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    const details = (cause.details?.[0] ?? {}) as { error_code?: string; correlation_id?: string };
-    const klarna = { klarna_error_code: details.error_code, klarna_correlation_id: details.correlation_id };
-    if (!cause.nonRetryable) return { kind: 'deadline_exceeded', message: `gave up retrying at the deadline; last error: ${cause.message}`, ...klarna };
-    return { kind: kindFromFailureType(cause.type) ?? cause.type ?? 'internal', message: cause.message, ...klarna };
-  }
-  if (cause instanceof TimeoutFailure) return { kind: 'deadline_exceeded', message: `gave up at the deadline: ${cause.message}` };
-  return { kind: 'internal', message: err instanceof Error ? err.message : String(err) };
 }

@@ -1,21 +1,29 @@
 import type { onRequestHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { tokenizeStatus } from '../../contracts/flow-status.js';
-import { idempotencyKey, startTokenizationRequest, submitAuthorizationRequest } from '../../contracts/tokenize.js';
+import { cancellationReason, tokenizeStatus } from '../../contracts/flow-status.js';
+import { idempotencyKey, startTokenizationRequest, submitAuthorizationRequest, tokenizeFlowIdSchema } from '../../contracts/tokenize.js';
+import type { AuthorizationInbox } from '../authorization-inbox.js';
 import { ApiError, errorResponses } from '../errors.js';
 import type { TokenizeFlows } from '../tokenize-flows.js';
 
-const authorizationReceived = z.object({ flow_id: z.string(), received: z.literal(true) });
-const flowParams = z.object({ flow_id: z.string().regex(/^tokenize-[A-Za-z0-9._:-]{1,128}$/, 'must be a tokenize flow id') });
+const authorizationReceived = z.object({
+  flow_id: z.string(),
+  received: z.literal(true),
+  event_id: z.string(),
+  /** delivered: the flow has it; pending: stored, the flow collects it from the inbox shortly. */
+  delivery: z.enum(['delivered', 'pending']),
+});
+const flowParams = z.object({ flow_id: tokenizeFlowIdSchema });
 
 export interface TokenizationRoutesOptions {
   flows: TokenizeFlows;
+  inbox: AuthorizationInbox;
   authenticate: onRequestHookHandler;
 }
 
 /** Checkout-facing: start a tokenization, pass on the shopper's authorization, read the outcome. */
-export const tokenizationRoutes: FastifyPluginAsyncZod<TokenizationRoutesOptions> = async (app, { flows, authenticate }) => {
+export const tokenizationRoutes: FastifyPluginAsyncZod<TokenizationRoutesOptions> = async (app, { flows, inbox, authenticate }) => {
   app.addHook('onRequest', authenticate);
 
   app.post(
@@ -27,7 +35,7 @@ export const tokenizationRoutes: FastifyPluginAsyncZod<TokenizationRoutesOptions
           'Creates the Klarna session and answers with what the checkout needs for the Klarna widget. Repeating the call with the same Idempotency-Key (default: merchant_reference) returns the same flow.',
         headers: z.object({ 'idempotency-key': idempotencyKey.optional() }),
         body: startTokenizationRequest,
-        response: { 200: tokenizeStatus, 201: tokenizeStatus, ...errorResponses },
+        response: { 200: tokenizeStatus, 201: tokenizeStatus, 202: tokenizeStatus, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -38,9 +46,11 @@ export const tokenizationRoutes: FastifyPluginAsyncZod<TokenizationRoutesOptions
           { field: 'headers.idempotency-key', message: parsedKey.error.issues[0]?.message ?? 'is invalid' },
         ]);
       }
-      const { created, status } = await flows.start(parsedKey.data, request.body);
-      request.log.info({ flowId: status.flow_id, created, state: status.state }, 'tokenization started');
-      return reply.status(created ? 201 : 200).send(status);
+      const { outcome, status } = await flows.start(parsedKey.data, request.body);
+      request.log.info({ flowId: status.flow_id, outcome, state: status.state }, 'tokenization started');
+      // 202: the flow exists but has not answered within the deadline; GET the Location for the session.
+      if (outcome === 'accepted') void reply.header('location', `/v1/tokenizations/${encodeURIComponent(status.flow_id)}`);
+      return reply.status(outcome === 'created' ? 201 : outcome === 'existing' ? 200 : 202).send(status);
     },
   );
 
@@ -55,10 +65,15 @@ export const tokenizationRoutes: FastifyPluginAsyncZod<TokenizationRoutesOptions
       },
     },
     async (request, reply) => {
-      await flows.authorize(request.params.flow_id, { ...request.body, source: 'checkout' });
-      request.log.info({ flowId: request.params.flow_id }, 'authorization submitted');
-      // Accepted for processing: the flow decides (first authorization wins); GET shows the outcome.
-      return reply.status(202).send({ flow_id: request.params.flow_id, received: true });
+      const accepted = await inbox.accept(request.params.flow_id, request.body, 'checkout', 'refuse');
+      request.log.info({ flowId: request.params.flow_id, eventId: accepted.event_id, delivery: accepted.delivery }, 'authorization submitted');
+      // Accepted for processing: stored first, then the flow verifies it with Klarna; GET shows the outcome.
+      return reply.status(202).send({
+        flow_id: request.params.flow_id,
+        received: true,
+        event_id: accepted.event_id,
+        delivery: accepted.delivery === 'delivered' ? 'delivered' : 'pending',
+      });
     },
   );
 
@@ -70,6 +85,25 @@ export const tokenizationRoutes: FastifyPluginAsyncZod<TokenizationRoutesOptions
     async (request) => {
       const status = await flows.status(request.params.flow_id);
       if (!status) throw new ApiError(404, 'not_found', `No flow ${request.params.flow_id}.`);
+      return status;
+    },
+  );
+
+  app.post(
+    '/v1/tokenizations/:flow_id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a tokenization that is still waiting (the shopper declined or closed the widget, or the merchant gave up)',
+        description:
+          'Ends the flow at once as CANCELLED with the reason and answers with its final status. 409 once Klarna is creating the token or the flow has ended. Repeating a cancel of a cancelled flow is a 409 naming the state.',
+        params: flowParams,
+        body: z.object({ reason: cancellationReason }),
+        response: { 200: tokenizeStatus, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const status = await flows.cancel(request.params.flow_id, request.body.reason);
+      request.log.info({ flowId: request.params.flow_id, reason: request.body.reason, state: status.state }, 'tokenization cancelled');
       return status;
     },
   );

@@ -8,6 +8,7 @@ import { collections, connectMongo, type Mongo } from '../../persistence/mongo.j
 import { createTokenVault } from '../../persistence/token-vault.js';
 import { getFreePort, waitForPort } from '../../stack/ports.js';
 import { repoRoot } from '../../stack/tool-paths.js';
+import { ephemeralPayloadKeys, formatPayloadKeys } from '../../temporal/payload-codec.js';
 import { eventually, http, simulatorCredentials, tokenizationBody } from '../harness/app-stack.js';
 
 // The processes a user runs (`npm run worker`, `npm run api`), configured only by environment
@@ -38,6 +39,7 @@ async function stopProcess(proc: Proc | undefined): Promise<number | null> {
 const suffix = randomUUID().slice(0, 8);
 const encryptionKey = randomBytes(32);
 const callbackSecret = `cb-${randomBytes(16).toString('hex')}`;
+const payloadKeys = formatPayloadKeys(ephemeralPayloadKeys());
 let simulator: KlarnaSimulator;
 let mongo: Mongo;
 let worker: Proc | undefined;
@@ -63,6 +65,7 @@ beforeAll(async () => {
     PUBLIC_BASE_URL: apiUrl,
     CALLBACK_SECRET: callbackSecret,
     TOKEN_ENCRYPTION_KEY: encryptionKey.toString('base64'),
+    PAYLOAD_ENCRYPTION_KEYS: payloadKeys,
     API_PORT: String(apiPort),
     LOG_LEVEL: 'info',
   };
@@ -113,6 +116,7 @@ describe('the shipped worker and API processes', () => {
         ['callback secret', callbackSecret],
         ['Klarna password', simulatorCredentials.password],
         ['encryption key', encryptionKey.toString('base64')],
+        ['payload encryption key', payloadKeys.split(':')[1]!],
       ] as const) {
         expect(text.includes(secret), `${name} log must not contain the ${what}`).toBe(false);
       }

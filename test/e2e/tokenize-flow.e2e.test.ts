@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerTokenDocument } from '../../persistence/customer-tokens-repository.js';
 import type { KlarnaEventDocument } from '../../persistence/klarna-events-repository.js';
+import { callbackSecretFor } from '../../klarna/callback-auth.js';
 import { collections } from '../../persistence/mongo.js';
 import { eventually, http, startAppStack, tokenizationBody, type AppStack } from '../harness/app-stack.js';
 
@@ -44,13 +45,6 @@ describe('tokenize, end to end', () => {
     const authorizationToken: string = authorized.body.authorization_token;
     expect(authorizationToken).toEqual(expect.any(String));
 
-    // The checkout reports the same authorization from the widget: a duplicate, ignored by the flow.
-    const submitted = await http('POST', `${stack.apiUrl}/v1/tokenizations/${flowId}/authorization`, {
-      authorization_token: authorizationToken,
-      session_id: sessionId,
-    });
-    expect([202, 409]).toContain(submitted.status);
-
     const done = await eventually(async () => {
       const r = await http('GET', `${stack.apiUrl}/v1/tokenizations/${flowId}`);
       return r.body?.state === 'COMPLETED' ? r.body : undefined;
@@ -58,12 +52,17 @@ describe('tokenize, end to end', () => {
     expect(done.customer_token.token_ref).toMatch(/^ctok_[0-9a-f]{32}$/);
     expect(done.customer_token.masked).toMatch(/^….{4}$/);
     expect(done.failure).toBeUndefined();
-    // The callback and the checkout both reported the one authorization: one was used, one ignored.
-    expect(['klarna_callback', 'checkout']).toContain(done.authorization.source);
-    await eventually(async () => {
-      const r = await http('GET', `${stack.apiUrl}/v1/tokenizations/${flowId}`);
-      return r.body.ignored_authorizations === 1 || submitted.status === 409 ? true : undefined;
-    }, 'the duplicate authorization to be counted');
+    // Only Klarna's callback had reported the authorization when the flow used it.
+    expect(done.authorization.source).toBe('klarna_callback');
+    expect(done.ignored_authorizations).toBe(0);
+
+    // The checkout reports the same authorization from the widget afterwards: the flow has ended.
+    const submitted = await http('POST', `${stack.apiUrl}/v1/tokenizations/${flowId}/authorization`, {
+      authorization_token: authorizationToken,
+      session_id: sessionId,
+    });
+    expect(submitted.status).toBe(409);
+    expect(submitted.body).toMatchObject({ error: 'flow_closed' });
 
     // The stored token document: sealed, decrypts to a token Klarna knows as ACTIVE.
     const tokenDoc = await stack.mongo.db.collection<CustomerTokenDocument>(collections.customerTokens).findOne({ flow_id: flowId });
@@ -106,7 +105,7 @@ describe('tokenize, end to end', () => {
     expect(deliveries).toHaveLength(1);
     const events = await stack.mongo.db.collection<KlarnaEventDocument>(collections.klarnaEvents).find({ flow_id: flowId }).toArray();
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ source: 'authorization_callback', session_id: sessionId, delivery: 'signalled' });
+    expect(events[0]).toMatchObject({ source: 'authorization_callback', session_id: sessionId, delivery: 'delivered' });
     expect(JSON.stringify(events[0])).not.toContain(authorizationToken);
 
     // The durable copy of the flow in MongoDB.
@@ -146,12 +145,28 @@ describe('tokenize, end to end', () => {
     // A late Klarna callback is still acknowledged and kept, marked as reaching no flow.
     const callback = await http(
       'POST',
-      `${stack.apiUrl}/klarna/callbacks/authorization/${flowId}?secret=${stack.callbackSecret}`,
+      `${stack.apiUrl}/klarna/callbacks/authorization/${flowId}?secret=${callbackSecretFor(stack.callbackSecret, flowId)}`,
       { authorization_token: 'late-token', session_id: started.body.session_id },
     );
     expect(callback.status).toBe(200);
     expect(callback.body).toMatchObject({ duplicate: false, delivery: 'no_flow' });
     const stored = await stack.mongo.db.collection<KlarnaEventDocument>(collections.klarnaEvents).findOne({ _id: callback.body.event_id });
     expect(stored).toMatchObject({ flow_id: flowId, delivery: 'no_flow' });
+  });
+
+  it("refuses a callback without the flow's own secret: the configured secret or another flow's does not open it", async () => {
+    const started = await http('POST', `${stack.apiUrl}/v1/tokenizations`, tokenizationBody(`e2e-secret-${randomUUID()}`));
+    expect(started.status).toBe(201);
+    const flowId: string = started.body.flow_id;
+    const body = { authorization_token: 'forged-token', session_id: started.body.session_id };
+    const url = (secret: string) => `${stack.apiUrl}/klarna/callbacks/authorization/${flowId}?secret=${encodeURIComponent(secret)}`;
+    for (const secret of [stack.callbackSecret, callbackSecretFor(stack.callbackSecret, 'tokenize-another-flow'), '']) {
+      const refused = await http('POST', url(secret), body);
+      expect(refused.status).toBe(401);
+    }
+    const events = await stack.mongo.db.collection<KlarnaEventDocument>(collections.klarnaEvents).find({ flow_id: flowId }).toArray();
+    expect(events).toEqual([]);
+    const current = await http('GET', `${stack.apiUrl}/v1/tokenizations/${flowId}`);
+    expect(current.body).toMatchObject({ state: 'AWAITING_AUTHORIZATION', ignored_authorizations: 0 });
   });
 });

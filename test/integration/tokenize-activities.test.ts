@@ -7,7 +7,9 @@ import { createActivities } from '../../activities/index.js';
 import { createKlarnaClient } from '../../klarna/client.js';
 import { startKlarnaSimulator } from '../../klarna-simulator/server.js';
 import { customerTokensRepository } from '../../persistence/customer-tokens-repository.js';
+import { callbackSecretFor } from '../../klarna/callback-auth.js';
 import { flowsRepository } from '../../persistence/flows-repository.js';
+import { klarnaEventsRepository } from '../../persistence/klarna-events-repository.js';
 import { connectMongo, type Mongo } from '../../persistence/mongo.js';
 import { createTokenVault } from '../../persistence/token-vault.js';
 import { http, simulatorCredentials } from '../harness/app-stack.js';
@@ -36,6 +38,7 @@ function activities(credentials = simulatorCredentials, baseUrl = simulator.url)
     vault,
     customerTokens: customerTokensRepository(mongo.db),
     flows: flowsRepository(mongo.db),
+    events: klarnaEventsRepository(mongo.db),
     callbacks,
   });
 }
@@ -69,11 +72,10 @@ async function authorize(sessionId: string): Promise<string> {
   return r.body.authorization_token;
 }
 
-const tokenInput = (flowId: string, sessionId: string, authorizationToken: string) => ({
+const tokenInput = (flowId: string, authorizationToken: string, idempotencyKey = randomUUID()) => ({
   flow_id: flowId,
-  merchant_reference: 'ref-1',
-  session_id: sessionId,
   authorization_token: authorizationToken,
+  idempotency_key: idempotencyKey,
   purchase_country: 'SE',
   purchase_currency: 'SEK',
   locale: 'sv-SE',
@@ -83,41 +85,81 @@ const tokenInput = (flowId: string, sessionId: string, authorizationToken: strin
 describe('tokenize activities', () => {
   it('creates a tokenize session whose authorization callback points back at this flow', async () => {
     const flowId = `tokenize-${randomUUID()}`;
-    const created = await run(activities().createPaymentSession, { flow_id: flowId, intent: 'tokenize' as const, session });
+    const created = await run(activities().createPaymentSession, { flow_id: flowId, intent: 'tokenize' as const, session, idempotency_key: randomUUID() });
     expect(created.client_token).toEqual(expect.any(String));
     const atKlarna = await http('GET', `${simulator.url}/payments/v1/sessions/${created.session_id}`, undefined, { authorization: basic });
     expect(atKlarna.status).toBe(200);
     expect(atKlarna.body.intent).toBe('tokenize');
     const callbackUrl = new URL(atKlarna.body.merchant_urls.authorization);
     expect(callbackUrl.pathname).toBe(`/klarna/callbacks/authorization/${flowId}`);
-    expect(callbackUrl.searchParams.get('secret')).toBe(callbacks.secret);
+    // The flow's own secret, not the configured one: a URL from one flow cannot post into another.
+    expect(callbackUrl.searchParams.get('secret')).toBe(callbackSecretFor(callbacks.secret, flowId));
+    expect(callbackUrl.searchParams.get('secret')).not.toBe(callbackSecretFor(callbacks.secret, `${flowId}x`));
+    expect(callbackUrl.searchParams.get('secret')).not.toContain(callbacks.secret);
   });
 
-  it('creates the customer token once and stores it sealed; a retry returns the stored one', async () => {
+  it('creates the customer token and stores it sealed, once; a stored retry changes nothing', async () => {
     const acts = activities();
     const flowId = `tokenize-${randomUUID()}`;
-    const { session_id } = await run(acts.createPaymentSession, { flow_id: flowId, intent: 'tokenize' as const, session });
+    const { session_id } = await run(acts.createPaymentSession, { flow_id: flowId, intent: 'tokenize' as const, session, idempotency_key: randomUUID() });
     const authorizationToken = await authorize(session_id);
 
-    const first = await run(acts.createAndVaultCustomerToken, tokenInput(flowId, session_id, authorizationToken));
-    const retry = await run(acts.createAndVaultCustomerToken, tokenInput(flowId, session_id, authorizationToken));
+    const created = await run(acts.createCustomerToken, tokenInput(flowId, authorizationToken));
+    const vaultInput = { flow_id: flowId, merchant_reference: 'ref-1', session_id, purchase_country: 'SE', purchase_currency: 'SEK', created };
+    const first = await run(acts.vaultCustomerToken, vaultInput);
+    const retry = await run(acts.vaultCustomerToken, vaultInput);
     expect(retry).toEqual(first);
 
-    const doc = await customerTokensRepository(mongo.db).findByFlowId(flowId);
-    const token = vault.open(doc!.token);
+    const docs = await mongo.db.collection('customer_tokens').find({ flow_id: flowId }).toArray();
+    expect(docs).toHaveLength(1);
+    const token = vault.open(docs[0]!.token);
     expect(first.token_ref).toBe(vault.reference(token));
     expect(first.masked).toBe(`…${token.slice(-4)}`);
+    // What goes into workflow history is sealed, never the token itself.
+    expect(JSON.stringify(created)).not.toContain(token);
     const requests = (await http('GET', `${simulator.url}/_sim/requests`)).body as { method: string; path: string }[];
     expect(requests.filter((r) => r.path === `/payments/v1/authorizations/${authorizationToken}/customer-token`)).toHaveLength(1);
+  });
+
+  it('gets the same token back when Klarna processed the call but the reply was lost (same idempotency key)', async () => {
+    const acts = activities();
+    const flowId = `tokenize-${randomUUID()}`;
+    const { session_id } = await run(acts.createPaymentSession, { flow_id: flowId, intent: 'tokenize' as const, session, idempotency_key: randomUUID() });
+    const authorizationToken = await authorize(session_id);
+    const fault = await http('POST', `${simulator.url}/_sim/faults`, {
+      path: `/payments/v1/authorizations/${authorizationToken}/customer-token`,
+      phase: 'after',
+      drop: true,
+      count: 1,
+    });
+    expect(fault.status).toBe(200);
+
+    const input = tokenInput(flowId, authorizationToken);
+    const lost = await failureOf(run(acts.createCustomerToken, input));
+    expect(lost.type).toBe('Klarna.network');
+    expect(lost.nonRetryable).toBe(false);
+    // Temporal's retry: the same input, so the same Klarna-Idempotency-Key.
+    const retried = await run(acts.createCustomerToken, input);
+    const tokens = (await http('GET', `${simulator.url}/_sim/requests`)).body as { path: string; status: number }[];
+    const calls = tokens.filter((r) => r.path === `/payments/v1/authorizations/${authorizationToken}/customer-token`);
+    expect(calls).toHaveLength(2);
+    // Without the key the retry would be refused (the authorization was consumed by the first call).
+    const withoutKey = await http('POST', `${simulator.url}/payments/v1/authorizations/${authorizationToken}/customer-token`, {
+      purchase_country: 'SE', purchase_currency: 'SEK', locale: 'sv-SE', description: 'Coffee subscription', intended_use: 'SUBSCRIPTION',
+    }, { authorization: basic });
+    expect(withoutKey.status).toBe(403);
+    expect(retried.token_ref).toMatch(/^ctok_[0-9a-f]{32}$/);
+    const again = await run(acts.createCustomerToken, input);
+    expect(again.token_ref).toBe(retried.token_ref);
   });
 
   it('fails for good, typed, when the authorization is older than 60 minutes', async () => {
     const acts = activities();
     const flowId = `tokenize-${randomUUID()}`;
-    const { session_id } = await run(acts.createPaymentSession, { flow_id: flowId, intent: 'tokenize' as const, session });
+    const { session_id } = await run(acts.createPaymentSession, { flow_id: flowId, intent: 'tokenize' as const, session, idempotency_key: randomUUID() });
     const authorizationToken = await authorize(session_id);
     await http('POST', `${simulator.url}/_sim/clock/advance`, { seconds: 61 * 60 });
-    const failure = await failureOf(run(acts.createAndVaultCustomerToken, tokenInput(flowId, session_id, authorizationToken)));
+    const failure = await failureOf(run(acts.createCustomerToken, tokenInput(flowId, authorizationToken)));
     expect(failure.type).toBe('Klarna.authorization_not_found');
     expect(failure.nonRetryable).toBe(true);
     expect(failure.details?.[0]).toMatchObject({ http_status: 404, error_code: 'NOT_FOUND', correlation_id: expect.any(String) });
@@ -127,22 +169,22 @@ describe('tokenize activities', () => {
   it('maps intent buy to a final invalid_operation', async () => {
     const acts = activities();
     const flowId = `tokenize-${randomUUID()}`;
-    const { session_id } = await run(acts.createPaymentSession, { flow_id: flowId, intent: 'buy' as const, session });
+    const { session_id } = await run(acts.createPaymentSession, { flow_id: flowId, intent: 'buy' as const, session, idempotency_key: randomUUID() });
     const authorizationToken = await authorize(session_id);
-    const failure = await failureOf(run(acts.createAndVaultCustomerToken, tokenInput(flowId, session_id, authorizationToken)));
+    const failure = await failureOf(run(acts.createCustomerToken, tokenInput(flowId, authorizationToken)));
     expect(failure.type).toBe('Klarna.invalid_operation');
     expect(failure.nonRetryable).toBe(true);
   });
 
   it('treats wrong credentials as final and an unreachable Klarna as retryable', async () => {
     const wrong = await failureOf(
-      run(activities({ username: 'nobody', password: 'wrong' }).createPaymentSession, { flow_id: 'tokenize-x', intent: 'tokenize' as const, session }),
+      run(activities({ username: 'nobody', password: 'wrong' }).createPaymentSession, { flow_id: 'tokenize-x', intent: 'tokenize' as const, session, idempotency_key: randomUUID() }),
     );
     expect(wrong.type).toBe('Klarna.unauthorized');
     expect(wrong.nonRetryable).toBe(true);
 
     const down = await failureOf(
-      run(activities(simulatorCredentials, 'http://127.0.0.1:9').createPaymentSession, { flow_id: 'tokenize-x', intent: 'tokenize' as const, session }),
+      run(activities(simulatorCredentials, 'http://127.0.0.1:9').createPaymentSession, { flow_id: 'tokenize-x', intent: 'tokenize' as const, session, idempotency_key: randomUUID() }),
     );
     expect(down.type).toBe('Klarna.network');
     expect(down.nonRetryable).toBe(false);

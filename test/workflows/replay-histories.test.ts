@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createEncryptionCodec, ENCRYPTED_ENCODING, encryptingDataConverter } from '../../temporal/payload-codec.js';
+import { HISTORY_TEST_ONLY_PAYLOAD_KEYS } from './history-test-payload-keys.js';
 import { bundleWorkflows } from './tokenize-workflow-fixtures.js';
 
 // Determinism guard: every saved history (test/workflows/histories/, written by
@@ -11,9 +13,14 @@ import { bundleWorkflows } from './tokenize-workflow-fixtures.js';
 // reordered command) fails here instead of in production; such changes need patched().
 // protobufjs is a direct devDependency so that @temporalio/common and @temporalio/proto share one
 // copy: historyFromJSON checks its types with instanceof and fails on two copies.
+// Payloads: histories captured since the payload codec are encrypted with the fixed test-only key
+// (history-test-payload-keys.ts) and replay through the codec; `*-unencrypted-*` ones were written
+// before it and replay through its pass-through, as runs started before the codec do.
 
 const historiesDir = join(import.meta.dirname, 'histories');
 const files = readdirSync(historiesDir).filter((f) => f.endsWith('.json')).sort();
+const dataConverter = encryptingDataConverter(createEncryptionCodec(HISTORY_TEST_ONLY_PAYLOAD_KEYS));
+const encryptedEncoding = Buffer.from(ENCRYPTED_ENCODING).toString('base64');
 
 let workflowBundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
@@ -29,8 +36,33 @@ describe('saved workflow histories replay on the current code', () => {
         'tokenizeWorkflow-expired-not-found.json',
         'tokenizeWorkflow-failed-invalid-operation.json',
         'tokenizeWorkflow-failed-session-creation.json',
+        'tokenizeWorkflow-cancelled-shopper-declined.json',
+        'tokenizeWorkflow-completed-after-rejected-checkout-authorization.json',
+        'tokenizeWorkflow-completed-from-inbox.json',
+        // The frozen v1 code (workflows/legacy/), before and after the payload codec.
+        'tokenizeWorkflow-v1-completed-with-duplicates.json',
+        'tokenizeWorkflow-unencrypted-completed-with-duplicates.json',
       ]),
     );
+  });
+
+  it('keeps histories from before the payload codec (unencrypted) and encrypted ones', () => {
+    const unencrypted = files.filter((f) => f.includes('-unencrypted-'));
+    expect(unencrypted.length, 'histories written before the codec').toBeGreaterThan(0);
+    for (const file of files) {
+      const raw = readFileSync(join(historiesDir, file), 'utf8');
+      expect(raw.includes(encryptedEncoding), `${file} has encrypted payloads`).toBe(!unencrypted.includes(file));
+    }
+  });
+
+  it('covers both code paths: the current one (patch marker first) and the frozen v1 one (no marker)', () => {
+    const legacy = (f: string) => f.includes('-unencrypted-') || f.includes('-v1-');
+    for (const file of files) {
+      const events = (JSON.parse(readFileSync(join(historiesDir, file), 'utf8')) as { events: { eventType: string }[] }).events;
+      const firstCommand = events.find((e) => !/WORKFLOW_(EXECUTION_STARTED|TASK_)/.test(e.eventType))?.eventType;
+      expect(firstCommand === 'EVENT_TYPE_MARKER_RECORDED', `${file}: patch marker first`).toBe(!legacy(file));
+    }
+    expect(files.filter(legacy).length).toBeGreaterThanOrEqual(10);
   });
 
   it.each(files)('%s', async (file) => {
@@ -38,6 +70,6 @@ describe('saved workflow histories replay on the current code', () => {
     const workflowType = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
     expect(workflowType, 'the history starts with its workflow type').toBe(file.split('-')[0]);
     // Throws DeterminismViolationError (or ReplayError) when the code no longer matches the history.
-    await Worker.runReplayHistory({ workflowBundle, replayName: file }, history, file);
+    await Worker.runReplayHistory({ workflowBundle, replayName: file, dataConverter }, history, file);
   });
 });

@@ -12,7 +12,18 @@ import { tokenizeStatusQuery } from '../../workflows/definitions.js';
 // histories): fake activities that record each call and every flow state as it was sent, Klarna
 // refusals shaped by the real error mapping, an input, and the shared waiting and bundling.
 
-export type FakeTokenizeActivities = Pick<Activities, 'createPaymentSession' | 'createAndVaultCustomerToken' | 'recordFlowState'>;
+export type FakeTokenizeActivities = Pick<
+  Activities,
+  'createPaymentSession' | 'createCustomerToken' | 'vaultCustomerToken' | 'recordFlowStatus' | 'collectPendingAuthorizations' | 'markEventsDelivered'
+>;
+
+export const fakeCreatedToken = {
+  token_ref: 'ctok_abc',
+  masked: '…9e00',
+  sealed_token: { v: 1 as const, iv: 'aXY=', tag: 'dGFn', data: 'ZGF0YQ==' },
+  token_last4: '9e00',
+  payment_method_reference: 'pm-1',
+};
 
 export function fakeTokenizeActivities(overrides: Partial<FakeTokenizeActivities> = {}) {
   const calls: { name: string; args: unknown[] }[] = [];
@@ -21,12 +32,19 @@ export function fakeTokenizeActivities(overrides: Partial<FakeTokenizeActivities
     async createPaymentSession() {
       return { session_id: 'sess-1', client_token: 'client-token-1' };
     },
-    async createAndVaultCustomerToken() {
-      return { token_ref: 'ctok_abc', masked: '…9e00', payment_method_reference: 'pm-1' };
+    async createCustomerToken() {
+      return fakeCreatedToken;
     },
-    async recordFlowState(status) {
-      recorded.push(structuredClone(status));
+    async vaultCustomerToken(input) {
+      return { token_ref: input.created.token_ref, masked: input.created.masked, payment_method_reference: input.created.payment_method_reference };
     },
+    async recordFlowStatus(input) {
+      recorded.push(structuredClone(input.status) as TokenizeStatus);
+    },
+    async collectPendingAuthorizations() {
+      return [];
+    },
+    async markEventsDelivered() {},
   };
   const activities = Object.fromEntries(
     Object.entries({ ...base, ...overrides }).map(([name, fn]) => [

@@ -3,18 +3,23 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TokenizeStatus } from '../../contracts/flow-status.js';
+import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
 import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { shopperAuthorizedSignal, tokenizeStatusQuery } from '../../workflows/definitions.js';
-import { bundleWorkflows, fakeTokenizeActivities, klarnaRefusal, tokenizeInput, untilState } from './tokenize-workflow-fixtures.js';
+import { bundleWorkflows, fakeCreatedToken, fakeTokenizeActivities, klarnaRefusal, tokenizeInput, untilState } from './tokenize-workflow-fixtures.js';
 
 // Orchestration only: the activities are fakes recording their calls; time is skipped by the
 // Temporal test server, so 30-minute and 60-minute timers take milliseconds.
 
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
+// As in production: every payload (input, signals, queries, results) goes through the encrypting codec.
+const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
 
 beforeAll(async () => {
   env = await TestWorkflowEnvironment.createTimeSkipping({
+    client: { dataConverter },
     server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
   });
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
@@ -27,7 +32,7 @@ afterAll(async () => {
 
 async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `tq-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities, dataConverter });
   return worker.runUntil(fn(taskQueue));
 }
 
@@ -58,11 +63,87 @@ describe('tokenize workflow', () => {
     expect(result.customer_token).toEqual({ token_ref: 'ctok_abc', masked: '…9e00', payment_method_reference: 'pm-1' });
     expect(result.authorization?.source).toBe('checkout');
     expect(result.ignored_authorizations).toBe(2);
-    const tokenCalls = fake.calls.filter((c) => c.name === 'createAndVaultCustomerToken');
+    const tokenCalls = fake.calls.filter((c) => c.name === 'createCustomerToken');
     expect(tokenCalls).toHaveLength(1);
-    expect(tokenCalls[0]!.args[0]).toMatchObject({ authorization_token: 'auth-1', session_id: 'sess-1', description: 'Coffee subscription' });
-    expect(fake.calls[0]).toMatchObject({ name: 'createPaymentSession', args: [{ intent: 'tokenize' }] });
+    expect(tokenCalls[0]!.args[0]).toMatchObject({ authorization_token: 'auth-1', description: 'Coffee subscription', idempotency_key: expect.stringMatching(uuid) });
+    expect(fake.calls[0]).toMatchObject({ name: 'createPaymentSession', args: [{ intent: 'tokenize', idempotency_key: expect.stringMatching(uuid) }] });
+    const sessionKey = (fake.calls[0]!.args[0] as { idempotency_key: string }).idempotency_key;
+    expect((tokenCalls[0]!.args[0] as { idempotency_key: string }).idempotency_key, 'one key per step').not.toBe(sessionKey);
+    expect(fake.calls.filter((c) => c.name === 'vaultCustomerToken').map((c) => c.args[0])).toEqual([
+      expect.objectContaining({ session_id: 'sess-1', created: fakeCreatedToken }),
+    ]);
     expect(fake.recorded.map((s) => s.state)).toEqual(['AWAITING_AUTHORIZATION', 'COMPLETED']);
+  });
+
+  it('retries a Klarna token call that got no answer with the same idempotency key', async () => {
+    const keys: string[] = [];
+    const fake = fakeTokenizeActivities({
+      async createCustomerToken(input) {
+        keys.push(input.idempotency_key);
+        // The first attempt's reply is lost (a timeout): Temporal retries the activity.
+        if (keys.length === 1) return klarnaRefusal({ kind: 'network', operation: 'create_customer_token' })();
+        return fakeCreatedToken;
+      },
+    });
+    const status = await authorizedFlow(fake.activities, 'klarna_callback');
+    expect(status.state).toBe('COMPLETED');
+    expect(keys).toHaveLength(2);
+    expect(keys[1]).toBe(keys[0]);
+  });
+
+  it('sets aside a checkout authorization Klarna does not know and completes with the real one', async () => {
+    const tried: { token: string; key: string }[] = [];
+    const fake = fakeTokenizeActivities({
+      async createCustomerToken(input) {
+        tried.push({ token: input.authorization_token, key: input.idempotency_key });
+        if (input.authorization_token === 'bogus') {
+          return klarnaRefusal({ kind: 'authorization_not_found', operation: 'create_customer_token', httpStatus: 404, errorCode: 'NOT_FOUND' })();
+        }
+        return fakeCreatedToken;
+      },
+    });
+    const status = await withWorker(fake.activities, async (taskQueue) => {
+      const args = tokenizeInput();
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      await untilState(handle, 'AWAITING_AUTHORIZATION');
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'bogus', session_id: 'sess-1', source: 'checkout' });
+      // Back to waiting once Klarna refused the bogus one, with the rejection counted.
+      for (let i = 0; i < 200 && (await handle.query(tokenizeStatusQuery)).rejected_authorizations !== 1; i++) await new Promise((r) => setTimeout(r, 25));
+      const between = await handle.query(tokenizeStatusQuery);
+      await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' });
+      return { between, final: (await handle.result()) as TokenizeStatus };
+    });
+    expect(status.between.state).toBe('AWAITING_AUTHORIZATION');
+    expect(status.final.state).toBe('COMPLETED');
+    expect(status.final.rejected_authorizations).toBe(1);
+    expect(status.final.authorization?.source).toBe('klarna_callback');
+    expect(tried.map((t) => t.token)).toEqual(['bogus', 'auth-1']);
+    expect(tried[0]!.key).not.toBe(tried[1]!.key);
+  });
+
+  it('collects an authorization from the inbox when no signal reached it, and marks the event delivered', async () => {
+    let checks = 0;
+    const fake = fakeTokenizeActivities({
+      async collectPendingAuthorizations() {
+        checks += 1;
+        // Stored by the API while Temporal was down: found on the second look.
+        return checks < 2 ? [] : [{ authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' as const, event_id: 'auth_evt1' }];
+      },
+    });
+    const status = await withWorker(fake.activities, async (taskQueue) => {
+      const args = tokenizeInput();
+      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      return (await handle.result()) as TokenizeStatus;
+    });
+    expect(status.state).toBe('COMPLETED');
+    expect(status.authorization?.source).toBe('klarna_callback');
+    expect(checks).toBe(2);
+    // First look after 5 s, the second 10 s later (back-off), in workflow time.
+    const waitedMs = Date.parse(status.authorization!.received_at) - Date.parse(status.started_at);
+    expect(waitedMs).toBeGreaterThanOrEqual(15_000);
+    expect(waitedMs).toBeLessThan(20_000);
+    expect(fake.calls.filter((c) => c.name === 'markEventsDelivered').map((c) => c.args[0])).toEqual([{ event_ids: ['auth_evt1'] }]);
+    expect(fake.calls.filter((c) => c.name === 'createCustomerToken')).toHaveLength(1);
   });
 
   it('ignores an authorization for another session', async () => {
@@ -78,7 +159,7 @@ describe('tokenize workflow', () => {
     });
     expect(status.state).toBe('AWAITING_AUTHORIZATION');
     expect(status.ignored_authorizations).toBe(1);
-    expect(fake.calls.some((c) => c.name === 'createAndVaultCustomerToken')).toBe(false);
+    expect(fake.calls.some((c) => c.name === 'createCustomerToken')).toBe(false);
   });
 
   it('ends ABANDONED when nobody authorizes within the abandonment timeout', async () => {
@@ -92,7 +173,7 @@ describe('tokenize workflow', () => {
     });
     expect(result.status.state).toBe('ABANDONED');
     expect(result.skippedMs).toBeGreaterThanOrEqual(30 * 60_000);
-    expect(fake.calls.some((c) => c.name === 'createAndVaultCustomerToken')).toBe(false);
+    expect(fake.calls.some((c) => c.name === 'createCustomerToken')).toBe(false);
     expect(fake.recorded.at(-1)?.state).toBe('ABANDONED');
   });
 
@@ -102,8 +183,8 @@ describe('tokenize workflow', () => {
     let recordingStarted!: () => void;
     const terminalRecordingStarted = new Promise<void>((resolve) => (recordingStarted = resolve));
     const fake = fakeTokenizeActivities({
-      async recordFlowState(status) {
-        fake.recorded.push(structuredClone(status));
+      async recordFlowStatus({ status }) {
+        fake.recorded.push(structuredClone(status) as TokenizeStatus);
         if (status.state === 'ABANDONED') {
           recordingStarted();
           await recordingBlocked;
@@ -125,13 +206,13 @@ describe('tokenize workflow', () => {
     expect(fake.recorded.at(-1)?.state).toBe('ABANDONED');
     expect(result.final.state).toBe('ABANDONED');
     expect(result.final.ignored_authorizations).toBe(1);
-    expect(fake.calls.some((c) => c.name === 'createAndVaultCustomerToken')).toBe(false);
+    expect(fake.calls.some((c) => c.name === 'createCustomerToken')).toBe(false);
   });
 
   it('ends EXPIRED when Klarna stays unavailable until the 60-minute authorization lifetime runs out', async () => {
     let attempts = 0;
     const fake = fakeTokenizeActivities({
-      async createAndVaultCustomerToken() {
+      async createCustomerToken() {
         attempts += 1;
         return klarnaRefusal({ kind: 'server_error', operation: 'create_customer_token', httpStatus: 503 })();
       },
@@ -149,7 +230,7 @@ describe('tokenize workflow', () => {
 
   it('ends EXPIRED at once when Klarna says the authorization is gone (NOT_FOUND)', async () => {
     const fake = fakeTokenizeActivities({
-      createAndVaultCustomerToken: klarnaRefusal({
+      createCustomerToken: klarnaRefusal({
         kind: 'authorization_not_found',
         operation: 'create_customer_token',
         httpStatus: 404,
@@ -165,7 +246,7 @@ describe('tokenize workflow', () => {
 
   it('ends FAILED with the Klarna reason when the token is refused (intent buy → INVALID_OPERATION)', async () => {
     const fake = fakeTokenizeActivities({
-      createAndVaultCustomerToken: klarnaRefusal({
+      createCustomerToken: klarnaRefusal({
         kind: 'invalid_operation',
         operation: 'create_customer_token',
         httpStatus: 403,

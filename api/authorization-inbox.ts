@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { isTerminalTokenizeState, type TokenizeStatus } from '../contracts/flow-status.js';
+import type { ShopperAuthorization } from '../contracts/tokenize.js';
+import type { KlarnaEventDocument, KlarnaEventsRepository } from '../persistence/klarna-events-repository.js';
+import type { TokenVault } from '../persistence/token-vault.js';
+import { shopperAuthorizedSignal } from '../workflows/definitions.js';
+import { ApiError } from './errors.js';
+import type { FlowGateway } from './flow-gateway.js';
+
+export interface AcceptedAuthorization {
+  event_id: string;
+  /** The same authorization was stored before (a redelivery or the other channel). */
+  duplicate: boolean;
+  /** delivered: the flow has it; pending: stored, the flow picks it up from the inbox; no_flow: the flow has ended. */
+  delivery: KlarnaEventDocument['delivery'];
+}
+
+/** One event per flow and authorization token, whichever channel brings it first. */
+export const authorizationEventId = (flowId: string, authorizationToken: string) =>
+  `auth_${createHash('sha256').update(`${flowId}:${authorizationToken}`).digest('hex').slice(0, 40)}`;
+
+/**
+ * Every shopper authorization, from the checkout or from Klarna's callback, goes through here:
+ * stored in the inbox (token sealed) before it is acknowledged, then signalled to the flow within
+ * a deadline. When Temporal cannot take the signal the event stays `pending` and the waiting flow
+ * collects it from the inbox itself; when MongoDB is down the store fails at once and the caller
+ * gets a 503 to retry (Klarna retries callbacks).
+ */
+export function authorizationInbox(options: { gateway: FlowGateway; events: KlarnaEventsRepository; vault: TokenVault }) {
+  const { gateway, events, vault } = options;
+
+  return {
+    async accept(
+      flowId: string,
+      authorization: { authorization_token: string; session_id?: string },
+      source: ShopperAuthorization['source'],
+      whenEnded: 'refuse' | 'keep',
+    ): Promise<AcceptedAuthorization> {
+      const eventId = authorizationEventId(flowId, authorization.authorization_token);
+      const stored = await gateway.stored<TokenizeStatus>(flowId);
+      if (stored && isTerminalTokenizeState(stored.state)) {
+        if (whenEnded === 'refuse') throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended (${stored.state}); it takes no authorization.`);
+      } else if (!stored && (await gateway.exists(flowId)) === false) {
+        if (whenEnded === 'refuse') throw new ApiError(404, 'not_found', `No flow ${flowId}.`);
+      }
+
+      const fresh = await events.storeOnce({
+        _id: eventId,
+        source: source === 'klarna_callback' ? 'authorization_callback' : 'checkout_authorization',
+        flow_id: flowId,
+        ...(authorization.session_id ? { session_id: authorization.session_id } : {}),
+        payload: { authorization_token: vault.seal(authorization.authorization_token) },
+        received_at: new Date(),
+        delivery: 'pending',
+      });
+      if (!fresh) {
+        const previous = await events.find(eventId);
+        if (previous && previous.delivery !== 'pending') return { event_id: eventId, duplicate: true, delivery: previous.delivery };
+      }
+
+      let delivery: KlarnaEventDocument['delivery'] = 'pending';
+      try {
+        await gateway.within(gateway.deadlines.signalMs, () =>
+          gateway.client.workflow.getHandle(flowId).signal(shopperAuthorizedSignal, { ...authorization, source, event_id: eventId }),
+        );
+        delivery = 'delivered';
+      } catch (err) {
+        // The flow has ended (or never existed): nothing will take the event.
+        if (err instanceof WorkflowNotFoundError) delivery = 'no_flow';
+        // Otherwise Temporal is slow or down: the event stays pending and the flow collects it.
+      }
+      if (delivery !== 'pending') await events.markDelivery([eventId], delivery, new Date());
+      if (delivery === 'no_flow' && whenEnded === 'refuse') {
+        throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended; it takes no authorization.`);
+      }
+      return { event_id: eventId, duplicate: !fresh, delivery };
+    },
+  };
+}
+export type AuthorizationInbox = ReturnType<typeof authorizationInbox>;

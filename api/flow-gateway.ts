@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { FlowStatusBase } from '../contracts/flow-status.js';
+import type { FlowsRepository } from '../persistence/flows-repository.js';
+import { ApiError } from './errors.js';
+
+/** How long each kind of API call may wait on Temporal before answering anyway. */
+export interface FlowDeadlines {
+  /** A start waits this long for the flow's first answer (Klarna's session), then answers 202. */
+  startMs: number;
+  /** A read waits this long for the live state (query), then answers from the stored copy. */
+  readMs: number;
+  /** A signal (authorization) gets this long; the inbox keeps it when Temporal cannot take it. */
+  signalMs: number;
+}
+export const defaultFlowDeadlines: FlowDeadlines = { startMs: 10_000, readMs: 2_000, signalMs: 3_000 };
+
+/** Temporal did not answer in time or is unreachable: the caller retries after a while. */
+export const temporarilyUnavailable = (what: string) =>
+  new ApiError(503, 'temporarily_unavailable', `${what} cannot be reached right now; retry shortly.`);
+
+/** Stable digest of a request body, so a reused idempotency key with another body is refused. */
+export const requestFingerprint = (body: unknown) => createHash('sha256').update(canonicalJson(body)).digest('hex');
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A gRPC failure that says "Temporal is not answering" (deadline, unavailable, cancelled). */
+export function isTemporalUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const seen = new Set<unknown>();
+  for (let e: unknown = err; e instanceof Error && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    // 1 CANCELLED, 4 DEADLINE_EXCEEDED, 14 UNAVAILABLE
+    if (isGrpcServiceError(e) && [1, 4, 14].includes(e.code)) return true;
+    if (/deadline|unavailable|ECONNREFUSED|timed? ?out/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Bounded access to flows on Temporal, shared by every flow type's API facade: every call has a
+ * deadline, and a read falls back to the stored copy in MongoDB when Temporal cannot answer.
+ */
+export function flowGateway(options: { client: Client; flows: FlowsRepository; deadlines?: Partial<FlowDeadlines> }) {
+  const { client, flows } = options;
+  const deadlines = { ...defaultFlowDeadlines, ...options.deadlines };
+  const within = <T>(ms: number, fn: () => Promise<T>) => client.withDeadline(Date.now() + ms, fn);
+
+  return {
+    client,
+    deadlines,
+    within,
+
+    /** The stored copy of a flow's status, if any. */
+    async stored<S extends FlowStatusBase>(flowId: string): Promise<S | undefined> {
+      return (await flows.find<S>(flowId))?.status ?? undefined;
+    },
+
+    /**
+     * A flow's status: the live state by query within the read deadline, else the stored copy
+     * (at most one step behind); undefined for an unknown flow; 503 when neither answers.
+     */
+    async read<S extends FlowStatusBase>(flowId: string, query: (handle: ReturnType<Client['workflow']['getHandle']>) => Promise<S>): Promise<S | undefined> {
+      try {
+        return await within(deadlines.readMs, () => query(client.workflow.getHandle(flowId)));
+      } catch (err) {
+        const stored = await this.stored<S>(flowId);
+        if (stored || err instanceof WorkflowNotFoundError) return stored;
+        if (isTemporalUnavailable(err)) throw temporarilyUnavailable('The flow');
+        throw err;
+      }
+    },
+
+    /** Whether Temporal knows the flow (bounded): true, false, or 'unknown' when it cannot say. */
+    async exists(flowId: string): Promise<boolean | 'unknown'> {
+      try {
+        await within(deadlines.readMs, () => client.workflow.getHandle(flowId).describe());
+        return true;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        return 'unknown';
+      }
+    },
+  };
+}
+export type FlowGateway = ReturnType<typeof flowGateway>;
