@@ -43,7 +43,7 @@ export default defineConfig({
       },
       // `chaos` only when `npm run test:chaos` asks for it (CHAOS_SUITE=true), so `npm test` never
       // runs it: its own Temporal, FerretDB, worker and API processes, stopped and killed for real,
-      // one case after the other (about 5 minutes).
+      // one case after the other (2.5-4 minutes on 2 cores).
       ...(process.env.CHAOS_SUITE === 'true'
         ? [
             {

@@ -17,6 +17,8 @@ export interface AcceptedAuthorization {
 }
 
 /** One event per flow and authorization token, whichever channel brings it first. */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 export const authorizationEventId = (flowId: string, authorizationToken: string) =>
   `auth_${createHash('sha256').update(`${flowId}:${authorizationToken}`).digest('hex').slice(0, 40)}`;
 
@@ -27,8 +29,15 @@ export const authorizationEventId = (flowId: string, authorizationToken: string)
  * collects it from the inbox itself; when MongoDB is down the store fails at once and the caller
  * gets a 503 to retry (Klarna retries callbacks).
  */
-export function authorizationInbox(options: { gateway: FlowGateway; events: KlarnaEventsRepository; vault: TokenVault }) {
+export function authorizationInbox(options: {
+  gateway: FlowGateway;
+  events: KlarnaEventsRepository;
+  vault: TokenVault;
+  /** How long an answer waits for the signal before saying `pending` (default 800 ms). */
+  ackWaitMs?: number;
+}) {
   const { gateway, events, vault } = options;
+  const ackWaitMs = options.ackWaitMs ?? 800;
 
   return {
     async accept(
@@ -59,18 +68,25 @@ export function authorizationInbox(options: { gateway: FlowGateway; events: Klar
         if (previous && previous.delivery !== 'pending') return { event_id: eventId, duplicate: true, delivery: previous.delivery };
       }
 
-      let delivery: KlarnaEventDocument['delivery'] = 'pending';
-      try {
-        await gateway.within(gateway.deadlines.signalMs, () =>
-          gateway.client.workflow.getHandle(flowId).signal(shopperAuthorizedSignal, { ...authorization, source, event_id: eventId }),
-        );
-        delivery = 'delivered';
-      } catch (err) {
-        // The flow has ended (or never existed): nothing will take the event.
-        if (err instanceof WorkflowNotFoundError) delivery = 'no_flow';
-        // Otherwise Temporal is slow or down: the event stays pending and the flow collects it.
-      }
-      if (delivery !== 'pending') await events.markDelivery([eventId], delivery, new Date());
+      // Signal, and mark the outcome, in the background: the caller's answer never waits longer
+      // than `ackWaitMs` for Temporal (Klarna gives a callback 2 s). The event is already stored,
+      // so an unfinished signal only means the flow collects it from the inbox itself.
+      const signalled = (async (): Promise<KlarnaEventDocument['delivery']> => {
+        let outcome: KlarnaEventDocument['delivery'] = 'pending';
+        try {
+          await gateway.within(gateway.deadlines.signalMs, () =>
+            gateway.client.workflow.getHandle(flowId).signal(shopperAuthorizedSignal, { ...authorization, source, event_id: eventId }),
+          );
+          outcome = 'delivered';
+        } catch (err) {
+          // The flow has ended (or never existed): nothing will take the event.
+          if (err instanceof WorkflowNotFoundError) outcome = 'no_flow';
+          // Otherwise Temporal is slow or down: the event stays pending and the flow collects it.
+        }
+        if (outcome !== 'pending') await events.markDelivery([eventId], outcome, new Date()).catch(() => undefined);
+        return outcome;
+      })();
+      const delivery = await Promise.race([signalled, sleep(ackWaitMs).then(() => 'pending' as const)]);
       if (delivery === 'no_flow' && whenEnded === 'refuse') {
         throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended; it takes no authorization.`);
       }

@@ -18,7 +18,7 @@ export interface Mongo {
  * answers 503 at once when the database is down (Klarna and checkouts retry), and activities fail
  * fast and are retried by Temporal with back-off.
  */
-export const SERVER_SELECTION_TIMEOUT_MS = 2_000;
+export const SERVER_SELECTION_TIMEOUT_MS = 1_000;
 
 /** Connects and makes sure the indexes exist (idempotent; safe from several processes at once). */
 export async function connectMongo(config: MongoConfig, options: { connectTimeoutMs?: number } = {}): Promise<Mongo> {
