@@ -193,7 +193,7 @@ export async function tokenizeWorkflow(input: TokenizeInput): Promise<TokenizeSt
       if (failure.kind === 'authorization_not_found' && auth.source === 'checkout') {
         status.rejected_authorizations = (status.rejected_authorizations ?? 0) + 1;
         delete status.authorization;
-        log.warn('checkout authorization unknown to Klarna; waiting for another', { flowId: input.flow_id });
+        log.info('checkout authorization unknown to Klarna; waiting for another', { flowId: input.flow_id });
         flow.moveTo('AWAITING_AUTHORIZATION');
         continue;
       }
