@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', '.tools/', '.data/', 'dist/', 'coverage/'],
+    ignores: ['node_modules/', '.tools/', '.data/', 'dist/', 'coverage/', 'examples/typed-client/generated/'],
   },
   js.configs.recommended,
   tseslint.configs.recommended,

@@ -1,13 +1,21 @@
+import { createBuyAndTokenizeActivities, type BuyAndTokenizeActivityDeps } from './buy-and-tokenize-activities.js';
+import { createChargeActivities, type ChargeActivityDeps } from './charge-activities.js';
 import { createFlowStorageActivities, type FlowStorageActivityDeps } from './flow-storage-activities.js';
+import { createStepUpActivities } from './step-up-activities.js';
+import { createSubscriptionActivities } from './subscription-activities.js';
 import { createTokenizeActivities, type TokenizeActivityDeps } from './tokenize-activities.js';
 
-export type ActivityDeps = TokenizeActivityDeps & FlowStorageActivityDeps;
+export type ActivityDeps = TokenizeActivityDeps & FlowStorageActivityDeps & ChargeActivityDeps & BuyAndTokenizeActivityDeps;
 
 /** Every activity the worker registers, wired to injected dependencies (real or fake in tests). */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createTokenizeActivities(deps),
     ...createFlowStorageActivities(deps),
+    ...createChargeActivities(deps),
+    ...createBuyAndTokenizeActivities(deps),
+    ...createSubscriptionActivities(deps),
+    ...createStepUpActivities(deps),
   };
 }
 

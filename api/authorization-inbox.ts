@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { isTerminalTokenizeState, type TokenizeStatus } from '../contracts/flow-status.js';
+import { isTerminalBuyAndTokenizeState, type BuyAndTokenizeState } from '../contracts/buy-and-tokenize.js';
+import { isTerminalTokenizeState, type FlowStatusBase, type TokenizeState } from '../contracts/flow-status.js';
 import type { ShopperAuthorization } from '../contracts/tokenize.js';
 import type { KlarnaEventDocument, KlarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import type { TokenVault } from '../persistence/token-vault.js';
@@ -18,6 +19,12 @@ export interface AcceptedAuthorization {
 
 /** One event per flow and authorization token, whichever channel brings it first. */
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/** Whether a stored flow has ended, by its flow type (the flows that take authorizations). */
+const hasEnded = (status: FlowStatusBase) =>
+  status.flow_type === 'buy_and_tokenize'
+    ? isTerminalBuyAndTokenizeState(status.state as BuyAndTokenizeState)
+    : isTerminalTokenizeState(status.state as TokenizeState);
 
 export const authorizationEventId = (flowId: string, authorizationToken: string) =>
   `auth_${createHash('sha256').update(`${flowId}:${authorizationToken}`).digest('hex').slice(0, 40)}`;
@@ -47,8 +54,8 @@ export function authorizationInbox(options: {
       whenEnded: 'refuse' | 'keep',
     ): Promise<AcceptedAuthorization> {
       const eventId = authorizationEventId(flowId, authorization.authorization_token);
-      const stored = await gateway.stored<TokenizeStatus>(flowId);
-      if (stored && isTerminalTokenizeState(stored.state)) {
+      const stored = await gateway.stored(flowId);
+      if (stored && hasEnded(stored)) {
         if (whenEnded === 'refuse') throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended (${stored.state}); it takes no authorization.`);
       } else if (!stored && (await gateway.exists(flowId)) === false) {
         if (whenEnded === 'refuse') throw new ApiError(404, 'not_found', `No flow ${flowId}.`);

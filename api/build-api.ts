@@ -3,14 +3,24 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyServerOptions } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { maxBuyAndTokenizeFlowIdLength } from '../contracts/buy-and-tokenize.js';
 import { maxFlowIdLength } from '../contracts/tokenize.js';
+import type { CustomerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import type { FlowsRepository } from '../persistence/flows-repository.js';
 import type { KlarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import type { TokenVault } from '../persistence/token-vault.js';
 import { bearerAuth } from './plugins/bearer-auth.js';
-import { registerErrorHandling } from './plugins/error-handling.js';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './plugins/error-handling.js';
+import { registerHttpGuard, type RateLimits } from './plugins/http-guard.js';
+import { completeRouteContracts, swaggerOptions } from './plugins/openapi-contract.js';
+import { buyAndTokenizeRoutes } from './routes/buy-and-tokenize.js';
 import { codecRoutes } from './routes/codec.js';
+import { chargeFlows } from './charge-flows.js';
+import { chargeRoutes } from './routes/charges.js';
+import { subscriptionRoutes } from './routes/subscriptions.js';
+import { subscriptionFlows } from './subscription-flows.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { flowListRoutes } from './routes/flows.js';
 import { healthRoutes } from './routes/health.js';
 import { klarnaCallbackRoutes } from './routes/klarna-callbacks.js';
@@ -24,9 +34,22 @@ export interface ApiDeps {
   taskQueue: string;
   flows: FlowsRepository;
   events: KlarnaEventsRepository;
+  customerTokens: CustomerTokensRepository;
   vault: TokenVault;
   callbackSecret: string;
-  authToken?: string;
+  /** CALLBACK_SECRET_PREVIOUS: during a rotation, callbacks under the previous secret still authenticate. */
+  previousCallbackSecret?: string;
+  /** Bearer token(s) the checkout routes take (API_AUTH_TOKEN[S]); any one of several is accepted. None: open (development). */
+  authToken?: string | readonly string[];
+  /** Also require the bearer token on /docs and /openapi.json (API_DOCS_AUTH), on /health and /ready (API_HEALTH_AUTH). */
+  docsAuth?: boolean;
+  healthAuth?: boolean;
+  /** Rate limits (RATE_LIMIT_*); none when absent (tests, benchmarks). */
+  rateLimits?: RateLimits;
+  /** Fastify's trustProxy (API_TRUST_PROXY): whose X-Forwarded-For names the caller, for per-source limits. */
+  trustProxy?: boolean | number | readonly string[];
+  /** The API's public URL (PUBLIC_BASE_URL), as the OpenAPI document's server. */
+  publicBaseUrl?: string;
   /** The payload codec of `temporal`'s data converter, served at /codec for the Temporal UI. */
   payloadCodec: PayloadCodec;
   /** Browser origins allowed to call /codec (the Temporal UI's). */
@@ -53,18 +76,28 @@ export async function buildApi(deps: ApiDeps) {
     logger: deps.logger ?? false,
     bodyLimit: 1_048_576,
     // Path parameters are flow ids: every id an accepted key makes must route (Fastify's default, 100, answered 414).
-    routerOptions: { maxParamLength: maxFlowIdLength },
+    routerOptions: { maxParamLength: Math.max(maxFlowIdLength, maxBuyAndTokenizeFlowIdLength) },
+    // A hop count trusts that many proxies in front of us.
+    trustProxy: typeof deps.trustProxy === 'number' ? (_address: string, hop: number) => hop < (deps.trustProxy as number) : Array.isArray(deps.trustProxy) ? [...deps.trustProxy] : (deps.trustProxy as boolean | undefined),
+    // `__proto__` / `constructor.prototype` keys in a JSON body are dropped, like any other
+    // property a schema does not declare (not refused: the document allows unknown properties).
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
+    // Errors before any handler (routing, Node's HTTP parser) in the API's error shape too.
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Before any route: error shape (and 405s), then what every route gets from its kind
+  // (api/route-kinds.ts): rate limits, authentication, safe headers, its OpenAPI contract.
   registerErrorHandling(app);
+  const authTokens = (typeof deps.authToken === 'string' ? [deps.authToken] : (deps.authToken ?? [])).filter(Boolean);
+  await registerHttpGuard(app, { authTokens, docsAuth: deps.docsAuth, healthAuth: deps.healthAuth, rateLimits: deps.rateLimits });
+  const contract = { serverUrl: deps.publicBaseUrl, authRequired: authTokens.length > 0, docsAuth: deps.docsAuth, healthAuth: deps.healthAuth };
+  completeRouteContracts(app, contract);
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Klarna token sagas API', version: '0.1.0', description: 'Klarna tokenized payments as durable Temporal sagas.' },
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(swagger, swaggerOptions(contract));
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -74,7 +107,16 @@ export async function buildApi(deps: ApiDeps) {
   const flows = tokenizeFlows({ gateway, taskQueue: deps.taskQueue, defaultAbandonmentMs: deps.defaultAbandonmentMs });
   const inbox = authorizationInbox({ gateway, events: deps.events, vault: deps.vault });
   await app.register(tokenizationRoutes, { flows, inbox, authenticate: bearerAuth(deps.authToken) });
-  await app.register(klarnaCallbackRoutes, { inbox, secret: deps.callbackSecret });
+  await app.register(klarnaCallbackRoutes, {
+    inbox,
+    secret: deps.previousCallbackSecret ? [deps.callbackSecret, deps.previousCallbackSecret] : deps.callbackSecret,
+  });
+  await app.register(buyAndTokenizeRoutes, { gateway, inbox, taskQueue: deps.taskQueue, defaultAbandonmentMs: deps.defaultAbandonmentMs, authenticate: bearerAuth(deps.authToken) });
+  const charges = chargeFlows({ gateway, taskQueue: deps.taskQueue, customerTokens: deps.customerTokens });
+  await app.register(chargeRoutes, { charges, authenticate: bearerAuth(deps.authToken) });
+  const subscriptions = subscriptionFlows({ gateway, taskQueue: deps.taskQueue, customerTokens: deps.customerTokens });
+  await app.register(subscriptionRoutes, { subscriptions, authenticate: bearerAuth(deps.authToken) });
+  await app.register(tokenRoutes, { gateway, taskQueue: deps.taskQueue, customerTokens: deps.customerTokens, flows: deps.flows, authenticate: bearerAuth(deps.authToken) });
   await app.register(flowListRoutes, { flows: deps.flows, authenticate: bearerAuth(deps.authToken) });
   await app.register(codecRoutes, { codec: deps.payloadCodec, authenticate: bearerAuth(deps.authToken), corsOrigins: deps.codecCorsOrigins ?? [] });
   return app;

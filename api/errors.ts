@@ -8,13 +8,14 @@ export const apiErrorBody = z.object({
 });
 export type ApiErrorBody = z.infer<typeof apiErrorBody>;
 
-/** Thrown by handlers for an expected, typed answer (404, 409, 401, …). */
+/** Thrown by handlers for an expected, typed answer (404, 409, 401, …); `headers` go out with it (Retry-After, WWW-Authenticate). */
 export class ApiError extends Error {
   constructor(
     readonly statusCode: number,
     readonly code: string,
     message: string,
     readonly issues?: ApiErrorBody['issues'],
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message);
     this.name = 'ApiError';

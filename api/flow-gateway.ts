@@ -77,6 +77,30 @@ export function flowGateway(options: { client: Client; flows: FlowsRepository; d
       }
     },
 
+    /**
+     * Long poll without loading Temporal: the flow's stored status now (or, before the flow stored
+     * any, its live one), then, unless it is
+     * terminal, the stored copy re-read with back-off (25 ms doubling to 250 ms) until it changes
+     * (state or update time) or `waitMs` ends. One query at most per call; the rest are MongoDB reads.
+     */
+    async readWhenChanged<S extends FlowStatusBase>(
+      flowId: string,
+      query: (handle: ReturnType<Client['workflow']['getHandle']>) => Promise<S>,
+      waitMs: number,
+      isTerminal: (state: S['state']) => boolean,
+    ): Promise<S | undefined> {
+      // The stored copy first: no query (a workflow task on the worker) unless there is none yet.
+      const first = (await this.stored<S>(flowId)) ?? (await this.read<S>(flowId, query));
+      if (!first || waitMs <= 0 || isTerminal(first.state)) return first;
+      const deadline = Date.now() + waitMs;
+      for (let delay = 25; Date.now() < deadline; delay = Math.min(delay * 2, 250)) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
+        const stored = await this.stored<S>(flowId);
+        if (stored && (stored.state !== first.state || stored.updated_at !== first.updated_at)) return stored;
+      }
+      return first;
+    },
+
     /** Whether Temporal knows the flow (bounded): true, false, or 'unknown' when it cannot say. */
     async exists(flowId: string): Promise<boolean | 'unknown'> {
       try {

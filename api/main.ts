@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../config/env.js';
+import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { flowsRepository } from '../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import { connectMongo } from '../persistence/mongo.js';
@@ -20,10 +21,17 @@ const app = await buildApi({
   taskQueue: config.temporal.taskQueue,
   flows: flowsRepository(mongo.db),
   events: klarnaEventsRepository(mongo.db),
+  customerTokens: customerTokensRepository(mongo.db),
   pingDatabase: () => mongo.db.command({ ping: 1 }),
-  vault: createTokenVault(config.vault.encryptionKey),
+  vault: createTokenVault(config.vault.encryptionKey, config.vault),
   callbackSecret: config.callbacks.secret,
-  authToken: config.api.authToken,
+  previousCallbackSecret: config.callbacks.previousSecret,
+  authToken: config.api.authTokens,
+  docsAuth: config.api.docsAuth,
+  healthAuth: config.api.healthAuth,
+  rateLimits: config.api.rateLimits,
+  trustProxy: config.api.trustProxy,
+  publicBaseUrl: config.callbacks.publicBaseUrl,
   defaultAbandonmentMs: config.flows.abandonmentTimeoutMs,
   logger: apiLoggerOptions(config.logging.level),
 });

@@ -27,6 +27,9 @@ export function tokenizeFlows(options: TokenizeFlowsOptions) {
   const { client } = gateway;
 
   const status = (flowId: string) => gateway.read<TokenizeStatus>(flowId, (handle) => handle.query(tokenizeStatusQuery));
+  /** The status once it changes (or the wait ends): what a checkout waits on instead of polling. */
+  const statusWhenChanged = (flowId: string, waitMs: number) =>
+    gateway.readWhenChanged<TokenizeStatus>(flowId, (handle) => handle.query(tokenizeStatusQuery), waitMs, isTerminalTokenizeState);
 
   /** What a start answers when the flow exists but has not answered within the deadline. */
   async function startingStatus(flowId: string, body: StartTokenizationRequest): Promise<TokenizeStatus> {
@@ -46,6 +49,7 @@ export function tokenizeFlows(options: TokenizeFlowsOptions) {
 
   return {
     status,
+    statusWhenChanged,
 
     /**
      * Cancels a flow that is still waiting; answers with its final (CANCELLED) status. 409 once

@@ -1,32 +1,56 @@
-// `npm run bench`: tokenize flows end to end on real servers, timed. Starts its own Temporal dev
-// server (in memory) and FerretDB (temporary directory), the Klarna simulator, the API and a worker
-// in this process, then runs BENCH_FLOWS tokenizations (default 100), BENCH_CONCURRENCY at a time
-// (default 10), each: POST /v1/tokenizations → shopper approves at the simulator (Klarna's
-// authorization callback reaches the API) → poll GET until COMPLETED. Prints latency percentiles
-// and throughput. Numbers depend on the machine; they are for comparing changes, not asserting.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+// `npm run bench [tokenize|charge ...] [-- options]`: each flow measured three ways in one run, on
+// the same servers (its own Temporal dev server in memory, FerretDB in a temporary directory, the
+// Klarna simulator, the API and a worker in this process):
+//   (a) the flow: through the API and Temporal, the way a checkout uses it (the charge answers
+//       in its POST; tokenize's checkout waits with GET ?wait= after the shopper approves);
+//   (b) direct: the same Klarna calls and MongoDB writes, no API, no Temporal;
+//   (c) floor: a no-op workflow with the flow's number of activities, signals and updates.
+// Prints throughput and p50/p95/p99 of each, and the ratios a/c (throughput) and a/c (p99).
+// Options: --flows N (default 200), --concurrency 20 (or a list: 5,10,20), --sweep (finds the knee:
+// the highest throughput before p99 doubles, concurrency 1,2,4,…,64), --json <file>.
+// Numbers depend on the machine and its load; they compare designs, they do not assert.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createKlarnaClient } from '../klarna/client.js';
+import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
+import { flowsRepository } from '../persistence/flows-repository.js';
 import { killChildrenOnSignals } from '../stack/child-processes.js';
 import { startFerretDb } from '../stack/ferretdb.js';
-import { startInProcessApp } from '../stack/in-process-app.js';
+import { simulatorCredentials, startInProcessApp } from '../stack/in-process-app.js';
 import { getFreePort } from '../stack/ports.js';
 import { startTemporalDevServer } from '../stack/temporal-dev-server.js';
+import { floorDoneUpdate, floorSignal } from './floor-workflow.js';
 
-const flows = positiveInt('BENCH_FLOWS', 100);
-const concurrency = positiveInt('BENCH_CONCURRENCY', 10);
+type FlowName = 'tokenize' | 'charge';
+/** Each flow's shape, for its floor: activities per flow and where the shopper's signal comes. */
+const shapes: Record<FlowName, { activities: number; signalAfter?: number }> = {
+  // createPaymentSession, recordFlowStatus ‖ signal ‖ createCustomerToken, vaultCustomerToken, recordFlowStatus
+  tokenize: { activities: 5, signalAfter: 2 },
+  // placeTokenOrder, recordFlowStatus
+  charge: { activities: 2 },
+};
 
-function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (!raw) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`bench: ${name}=${raw} is not a positive integer\n`);
-    process.exit(1);
-  }
-  return n;
+const args = process.argv.slice(2);
+const option = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? undefined : args[i + 1];
+};
+const chosen = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) as FlowName[];
+const flowNames: FlowName[] = chosen.length ? chosen : ['tokenize', 'charge'];
+for (const name of flowNames) if (!(name in shapes)) fail(`unknown flow ${name} (tokenize, charge)`);
+const count = Number(option('flows') ?? process.env.BENCH_FLOWS ?? 200);
+const sweep = args.includes('--sweep');
+const levels = sweep ? [1, 2, 4, 8, 16, 32, 64] : (option('concurrency') ?? process.env.BENCH_CONCURRENCY ?? '20').split(',').map(Number);
+if (!Number.isInteger(count) || count < 1 || levels.some((c) => !Number.isInteger(c) || c < 1)) fail('--flows and --concurrency take positive integers');
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(1);
 }
 
 async function json(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -36,98 +60,241 @@ async function json(method: string, url: string, body?: unknown, headers: Record
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped JSON answers, read field by field
+  return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, any> };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-function summary(name: string, values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const f = (v: number) => v.toFixed(0).padStart(6);
-  return `${name.padEnd(34)}${f(percentile(sorted, 50))}${f(percentile(sorted, 95))}${f(percentile(sorted, 99))}${f(sorted.at(-1)!)}`;
+interface Result {
+  flow: FlowName;
+  mode: 'flow' | 'direct' | 'floor';
+  concurrency: number;
+  flows: number;
+  failed: number;
+  throughput: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+
+/** Runs `one` `count` times, `concurrency` at a time; latency of each and overall throughput. */
+async function measure(flow: FlowName, mode: Result['mode'], concurrency: number, one: (i: number) => Promise<void>): Promise<Result> {
+  await one(-1).catch((err: unknown) => fail(`${flow}/${mode} warm-up failed: ${String(err)}`));
+  const latencies: number[] = [];
+  let failed = 0;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t0 = performance.now();
+        try {
+          await one(i);
+          latencies.push(performance.now() - t0);
+        } catch (err) {
+          failed++;
+          if (failed <= 3) process.stderr.write(`bench: ${flow}/${mode} #${i}: ${String(err)}\n`);
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  return { flow, mode, concurrency, flows: count, failed, throughput: latencies.length / seconds, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
 }
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 killChildrenOnSignals();
 const dataDir = await mkdtemp(join(tmpdir(), 'kts-bench-'));
-const serversStarted = performance.now();
 const [temporal, ferretdb] = await Promise.all([
   getFreePort().then((port) => startTemporalDevServer({ port, headless: true, echo: false, name: 'bench-temporal' })),
   getFreePort().then((port) => startFerretDb({ port, dataDir, echo: false, name: 'bench-ferretdb' })),
 ]);
-const serversMs = performance.now() - serversStarted;
-const appStarted = performance.now();
 const app = await startInProcessApp({ temporalAddress: temporal.address, mongoUri: ferretdb.uri });
-const appMs = performance.now() - appStarted;
+const klarna = createKlarnaClient({ baseUrl: app.simulatorUrl, ...simulatorCredentials, timeoutMs: 10_000 });
+const tokens = customerTokensRepository(app.mongo.db);
+const flowDocs = flowsRepository(app.mongo.db);
+const runId = randomUUID().slice(0, 6);
 
-const startMs: number[] = [];
-const authorizeToCompleteMs: number[] = [];
-const totalMs: number[] = [];
-let failures = 0;
-const runId = Date.now().toString(36);
+// The floor: its own worker and task queue on the same server, no payload codec (a lower bound).
+const floorQueue = `bench-floor-${runId}`;
+const floorConnection = await NativeConnection.connect({ address: temporal.address });
+const floorWorker = await Worker.create({
+  connection: floorConnection,
+  taskQueue: floorQueue,
+  workflowsPath: new URL('./floor-workflow.ts', import.meta.url).pathname,
+  activities: { noop: async () => undefined },
+});
+const floorRun = floorWorker.run();
+const floorClient = new Client({ connection: await Connection.connect({ address: temporal.address }) });
 
-async function oneFlow(i: number | 'warmup') {
-  const reference = `bench-${runId}-${i}`;
-  const t0 = performance.now();
-  const started = await json('POST', `${app.apiUrl}/v1/tokenizations`, {
-    merchant_reference: reference,
+const tokenizeBody = (reference: string) => ({
+  merchant_reference: reference,
+  purchase_country: 'SE',
+  purchase_currency: 'SEK',
+  locale: 'sv-SE',
+  description: 'Benchmark subscription',
+  order_lines: [{ type: 'digital' as const, name: 'Monthly', quantity: 1, unit_price: 9900, total_amount: 9900 }],
+});
+
+/** A vaulted token, made at the simulator, for charges. */
+async function vaultedToken(): Promise<string> {
+  const made = await json('POST', `${app.simulatorUrl}/_sim/tokens`, { purchase_country: 'SE', purchase_currency: 'SEK' });
+  const token = String(made.body.token_id);
+  const ref = app.vault.reference(token);
+  await tokens.save({
+    _id: ref,
+    flow_id: `bench-${randomUUID()}`,
+    merchant_reference: 'bench',
+    session_id: 'bench',
+    token: app.vault.seal(token),
+    token_last4: token.slice(-4),
+    status: 'ACTIVE',
     purchase_country: 'SE',
     purchase_currency: 'SEK',
-    locale: 'sv-SE',
-    description: 'Benchmark subscription',
-    order_lines: [{ type: 'digital', name: 'Monthly', quantity: 1, unit_price: 9900, total_amount: 9900 }],
-  }, { 'idempotency-key': reference });
-  const t1 = performance.now();
-  if (started.status !== 201 || typeof started.body.session_id !== 'string') throw new Error(`start: ${started.status} ${JSON.stringify(started.body)}`);
-  const approved = await json('POST', `${app.simulatorUrl}/_sim/sessions/${started.body.session_id}/authorize`, { outcome: 'approve' });
-  if (approved.status !== 200) throw new Error(`authorize: ${approved.status}`);
-  const t2 = performance.now();
-  for (;;) {
-    const r = await json('GET', `${app.apiUrl}/v1/tokenizations/${String(started.body.flow_id)}`);
-    if (r.body.state === 'COMPLETED') break;
-    if (r.body.state !== 'AWAITING_AUTHORIZATION' && r.body.state !== 'CREATING_TOKEN') throw new Error(`flow ended ${String(r.body.state)}`);
-    if (performance.now() - t2 > 60_000) throw new Error('flow did not complete within 60 s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    created_at: new Date(),
+  });
+  return ref;
+}
+const chargeToken = flowNames.includes('charge') ? await vaultedToken() : '';
+const rawChargeToken = chargeToken ? app.vault.open((await tokens.findByRef(chargeToken))!.token) : '';
+const chargeBody = (reference: string) => ({
+  token_ref: chargeToken,
+  purchase_currency: 'SEK',
+  order_amount: 9900,
+  order_lines: [{ type: 'digital' as const, name: 'Monthly', quantity: 1, unit_price: 9900, total_amount: 9900 }],
+  merchant_reference: reference,
+  customer_present: false,
+});
+
+const paths: Record<FlowName, Record<Result['mode'], (i: number, tag: string) => Promise<void>>> = {
+  tokenize: {
+    async flow(i, tag) {
+      const reference = `bench-${tag}-${i}`;
+      const started = await json('POST', `${app.apiUrl}/v1/tokenizations`, tokenizeBody(reference), { 'idempotency-key': reference });
+      if (started.status !== 201) throw new Error(`start: ${started.status} ${JSON.stringify(started.body)}`);
+      const approved = await json('POST', `${app.simulatorUrl}/_sim/sessions/${started.body.session_id}/authorize`, { outcome: 'approve' });
+      if (approved.status !== 200) throw new Error(`authorize: ${approved.status}`);
+      // As a checkout waits: a long poll, not a query loop.
+      for (let state = 'AWAITING_AUTHORIZATION'; state !== 'COMPLETED'; ) {
+        const r = await json('GET', `${app.apiUrl}/v1/tokenizations/${started.body.flow_id}?wait=20s`);
+        state = String(r.body.state);
+        if (!['AWAITING_AUTHORIZATION', 'CREATING_TOKEN', 'COMPLETED'].includes(state)) throw new Error(`flow ended ${state}`);
+      }
+    },
+    async direct(i, tag) {
+      const reference = `direct-${tag}-${i}`;
+      const session = await klarna.createSession(
+        {
+          purchase_country: 'SE',
+          purchase_currency: 'SEK',
+          locale: 'sv-SE',
+          order_amount: 9900,
+          order_lines: tokenizeBody(reference).order_lines,
+          merchant_reference1: reference,
+          intent: 'tokenize',
+          merchant_urls: { authorization: `${app.apiUrl}/bench-nowhere` },
+        },
+        randomUUID(),
+      );
+      const approved = await json('POST', `${app.simulatorUrl}/_sim/sessions/${session.body.session_id}/authorize`, { outcome: 'approve' });
+      const created = await klarna.createCustomerToken(
+        String(approved.body.authorization_token),
+        { purchase_country: 'SE', purchase_currency: 'SEK', locale: 'sv-SE', description: 'Benchmark', intended_use: 'SUBSCRIPTION' },
+        randomUUID(),
+      );
+      await tokens.save({
+        _id: app.vault.reference(created.body.token_id),
+        flow_id: reference,
+        merchant_reference: reference,
+        session_id: session.body.session_id,
+        token: app.vault.seal(created.body.token_id),
+        token_last4: created.body.token_id.slice(-4),
+        status: 'ACTIVE',
+        purchase_country: 'SE',
+        purchase_currency: 'SEK',
+        created_at: new Date(),
+      });
+    },
+    async floor(i, tag) {
+      await floorFlow(`floor-tokenize-${tag}-${i}`, shapes.tokenize);
+    },
+  },
+  charge: {
+    async flow(i, tag) {
+      const reference = `bench-charge-${tag}-${i}`;
+      const r = await json('POST', `${app.apiUrl}/v1/charges?wait=20s`, chargeBody(reference), { 'idempotency-key': reference });
+      if (r.status !== 201 || r.body.state !== 'COMPLETED') throw new Error(`charge: ${r.status} ${JSON.stringify(r.body)}`);
+    },
+    async direct(i, tag) {
+      const reference = `direct-charge-${tag}-${i}`;
+      const order = await klarna.createTokenOrder(
+        rawChargeToken,
+        { purchase_currency: 'SEK', order_amount: 9900, order_tax_amount: 0, order_lines: chargeBody(reference).order_lines, merchant_reference1: reference },
+        reference,
+      );
+      const now = new Date().toISOString();
+      await flowDocs.record(reference, 1, { flow_id: reference, flow_type: 'charge', state: 'COMPLETED', merchant_reference: reference, started_at: now, updated_at: now, ...{ order: order.body } } as never, new Date());
+    },
+    async floor(i, tag) {
+      await floorFlow(`floor-charge-${tag}-${i}`, shapes.charge);
+    },
+  },
+};
+
+/** The floor flow used like the real one: update-with-start, then (if any) the signal, then the result. */
+async function floorFlow(workflowId: string, shape: { activities: number; signalAfter?: number }) {
+  const start = new WithStartWorkflowOperation('floorWorkflow', {
+    taskQueue: floorQueue,
+    workflowId,
+    args: [shape],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  if (shape.signalAfter === undefined) {
+    await floorClient.workflow.executeUpdateWithStart(floorDoneUpdate, { startWorkflowOperation: start });
+    return;
   }
-  const t3 = performance.now();
-  startMs.push(t1 - t0);
-  authorizeToCompleteMs.push(t3 - t2);
-  totalMs.push(t3 - t0);
+  await floorClient.workflow.startUpdateWithStart(floorDoneUpdate, { startWorkflowOperation: start, waitForStage: 'ACCEPTED' });
+  const handle = await start.workflowHandle();
+  await handle.signal(floorSignal);
+  await handle.result();
 }
 
-// Warm-up: the first flow pays for connection set-up and the workflow bundle's first load.
-await oneFlow('warmup').catch((err: unknown) => {
-  process.stderr.write(`bench: warm-up flow failed: ${String(err)}\n`);
-  process.exit(1);
-});
-startMs.length = authorizeToCompleteMs.length = totalMs.length = 0;
-
-const runStarted = performance.now();
-let next = 0;
-await Promise.all(
-  Array.from({ length: Math.min(concurrency, flows) }, async () => {
-    while (next < flows) {
-      const i = next++;
-      await oneFlow(i).catch((err: unknown) => {
-        failures++;
-        process.stderr.write(`bench: flow ${i}: ${String(err)}\n`);
-      });
+const results: Result[] = [];
+const line = (r: Result) =>
+  `${r.flow.padEnd(9)}${r.mode.padEnd(8)}${String(r.concurrency).padStart(4)}${r.throughput.toFixed(1).padStart(10)}${r.p50.toFixed(0).padStart(8)}${r.p95.toFixed(0).padStart(8)}${r.p99.toFixed(0).padStart(8)}${String(r.failed).padStart(8)}`;
+console.log(`bench: ${count} per measurement, Node ${process.version}, ${cpus().length} CPUs`);
+console.log(`${'flow'.padEnd(9)}${'mode'.padEnd(8)}${'conc'.padStart(4)}${'flows/s'.padStart(10)}${'p50 ms'.padStart(8)}${'p95 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'failed'.padStart(8)}`);
+for (const flow of flowNames) {
+  for (const concurrency of levels) {
+    const tag = `${runId}-c${concurrency}`;
+    const row: Partial<Record<Result['mode'], Result>> = {};
+    for (const mode of ['flow', 'direct', 'floor'] as const) {
+      row[mode] = await measure(flow, mode, concurrency, (i) => paths[flow][mode](i, `${tag}-${mode}`));
+      results.push(row[mode]!);
+      console.log(line(row[mode]!));
     }
-  }),
-);
-const runMs = performance.now() - runStarted;
+    const a = row.flow!;
+    const c = row.floor!;
+    console.log(`${''.padEnd(17)}flow/floor: throughput ×${(a.throughput / c.throughput).toFixed(2)}, p99 ×${(a.p99 / c.p99).toFixed(2)}; flow/direct throughput ×${(a.throughput / row.direct!.throughput).toFixed(2)}`);
+  }
+  if (sweep) {
+    // The knee: the highest throughput of the flow before its p99 doubles the lowest level's.
+    const mine = results.filter((r) => r.flow === flow && r.mode === 'flow');
+    const base = mine[0]!.p99;
+    const knee = mine.filter((r) => r.p99 <= 2 * base).sort((x, y) => y.throughput - x.throughput)[0];
+    if (knee) console.log(`${flow} knee: concurrency ${knee.concurrency}, ${knee.throughput.toFixed(1)} flows/s, p99 ${knee.p99.toFixed(0)} ms`);
+  }
+}
 
-const stopStarted = performance.now();
-const tokens = await app.mongo.db.collection('customer_tokens').countDocuments({ merchant_reference: { $regex: `^bench-${runId}-\\d+$` } });
+const jsonFile = option('json');
+if (jsonFile) await writeFile(jsonFile, `${JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, results }, null, 2)}\n`);
+
+floorWorker.shutdown();
+await floorRun;
+await floorConnection.close();
 await app.stop();
 await Promise.allSettled([temporal.stop(), ferretdb.stop()]);
 await rm(dataDir, { recursive: true, force: true });
-const stopMs = performance.now() - stopStarted;
-
-console.log(`\ntokenize end to end: ${flows} flows, ${concurrency} at a time, Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs`);
-console.log(`servers up ${serversMs.toFixed(0)} ms (Temporal dev server + FerretDB), app up ${appMs.toFixed(0)} ms (incl. workflow bundle), all stopped in ${stopMs.toFixed(0)} ms\n`);
-console.log(`${'latency (ms)'.padEnd(34)}${'p50'.padStart(6)}${'p95'.padStart(6)}${'p99'.padStart(6)}${'max'.padStart(6)}`);
-console.log(summary('start → session (201)', startMs));
-console.log(summary('shopper approves → COMPLETED', authorizeToCompleteMs));
-console.log(summary('whole flow', totalMs));
-console.log(`\nthroughput ${(((flows - failures) / runMs) * 1000).toFixed(1)} flows/s; ${flows - failures} completed, ${failures} failed; ${tokens} tokens stored`);
-if (failures || tokens !== flows) process.exit(1);
+if (results.some((r) => r.failed > 0)) process.exit(1);

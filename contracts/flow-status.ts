@@ -3,7 +3,7 @@ import { z } from 'zod';
 // What every flow reports about itself (query result, workflow result, API answer). It never
 // holds a customer token or an authorization token: tokens are named by their vault reference.
 
-export const flowType = z.enum(['tokenize', 'charge', 'buy_and_tokenize']);
+export const flowType = z.enum(['tokenize', 'charge', 'buy_and_tokenize', 'subscription', 'step_up']);
 export type FlowType = z.infer<typeof flowType>;
 
 export const tokenizeState = z.enum([

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nonBlankText } from './text.js';
 import { durationMs } from '../config/duration.js';
 import {
   address,
@@ -35,12 +36,12 @@ export const tokenizeFlowIdSchema = z
 /** Body of `POST /v1/tokenizations`. */
 export const startTokenizationRequest = z
   .object({
-    merchant_reference: z.string().trim().min(1).max(255),
+    merchant_reference: nonBlankText(255),
     purchase_country: countryCode,
     purchase_currency: currencyCode,
     locale: localeCode,
     /** Shown to the shopper at Klarna for the token, e.g. "Monthly coffee subscription". */
-    description: z.string().trim().min(1).max(255),
+    description: nonBlankText(255),
     order_lines: z.array(orderLine).min(1).max(1000),
     /** Defaults to the sum of `order_lines[].total_amount`; if given, must equal it (Klarna checks too). */
     order_amount: minorUnits.min(0).optional(),
@@ -75,15 +76,15 @@ export type StartTokenizationRequest = z.infer<typeof startTokenizationRequest>;
 
 /** Body of `POST /v1/tokenizations/{flow_id}/authorization`: what the Klarna widget gave the checkout. */
 export const submitAuthorizationRequest = z.object({
-  authorization_token: z.string().trim().min(1).max(512),
-  session_id: z.string().trim().min(1).max(255).optional(),
+  authorization_token: nonBlankText(512),
+  session_id: nonBlankText(255).optional(),
 });
 export type SubmitAuthorizationRequest = z.infer<typeof submitAuthorizationRequest>;
 
 /** Klarna's authorization callback body (klarna-api-facts §1). */
 export const authorizationCallbackBody = z.object({
-  authorization_token: z.string().trim().min(1).max(512),
-  session_id: z.string().trim().min(1).max(255),
+  authorization_token: nonBlankText(512),
+  session_id: nonBlankText(255),
 });
 export type AuthorizationCallbackBody = z.infer<typeof authorizationCallbackBody>;
 

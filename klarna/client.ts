@@ -1,12 +1,17 @@
 import ky, { HTTPError, TimeoutError, type KyInstance } from 'ky';
 import type { z } from 'zod';
+import { createTokenOrderResponse, type CreateTokenOrderRequest } from './customer-token-schemas.js';
 import { KlarnaApiError, klarnaErrorFromResponse, type KlarnaOperation } from './errors.js';
 import {
   createCustomerTokenResponse,
+  createOrderResponse,
+  createHppSessionResponse,
   createSessionResponse,
   customerTokenDetails,
+  hppSessionDetails,
   sessionDetails,
   type CreateCustomerTokenRequest,
+  type CreateOrderRequest,
   type CreateSessionRequest,
 } from './payments-schemas.js';
 
@@ -151,6 +156,76 @@ export function createKlarnaClient(options: KlarnaClientOptions) {
         path: `/customer-token/v1/tokens/${enc(customerToken)}`,
         logPath: '/customer-token/v1/tokens/{customer_token}',
         schema: customerTokenDetails,
+      }),
+
+    createTokenOrder: (customerToken: string, body: CreateTokenOrderRequest, idempotencyKey: string) =>
+      call({
+        operation: 'create_token_order',
+        method: 'post',
+        path: `/customer-token/v1/tokens/${enc(customerToken)}/order`,
+        logPath: '/customer-token/v1/tokens/{customer_token}/order',
+        json: body,
+        headers: idempotency(idempotencyKey),
+        schema: createTokenOrderResponse,
+      }),
+
+    /** Cancels the token at Klarna (irreversible); Klarna answers 202. */
+    cancelCustomerToken: (customerToken: string, idempotencyKey: string) =>
+      call({
+        operation: 'cancel_token',
+        method: 'patch',
+        path: `/customer-token/v1/tokens/${enc(customerToken)}/status`,
+        logPath: '/customer-token/v1/tokens/{customer_token}/status',
+        json: { status: 'CANCELLED' },
+        headers: idempotency(idempotencyKey),
+        schema: undefined,
+      }),
+
+    /** The order that charges the shopper at checkout, from a (buy or buy_and_tokenize) authorization. */
+    createOrder: (authorizationToken: string, body: CreateOrderRequest, idempotencyKey: string) =>
+      call({
+        operation: 'create_order',
+        method: 'post',
+        path: `/payments/v1/authorizations/${enc(authorizationToken)}/order`,
+        logPath: '/payments/v1/authorizations/{authorization_token}/order',
+        json: body,
+        headers: idempotency(idempotencyKey),
+        schema: createOrderResponse,
+      }),
+
+    /** A Hosted Payment Page session for a Klarna Payments session (klarna-api-facts §3). */
+    createHppSession: (
+      paymentSessionId: string,
+      body: { merchant_urls?: Record<string, string>; options?: { place_order_mode?: string } },
+      idempotencyKey: string,
+    ) =>
+      call({
+        operation: 'create_hpp_session',
+        method: 'post',
+        path: '/hpp/v1/sessions',
+        logPath: '/hpp/v1/sessions',
+        json: { ...body, payment_session_url: `${options.baseUrl.replace(/\/$/, '')}/payments/v1/sessions/${enc(paymentSessionId)}` },
+        headers: idempotency(idempotencyKey),
+        schema: createHppSessionResponse,
+      }),
+
+    readHppSession: (hppSessionId: string) =>
+      call({
+        operation: 'read_hpp_session',
+        method: 'get',
+        path: `/hpp/v1/sessions/${enc(hppSessionId)}`,
+        logPath: `/hpp/v1/sessions/${hppSessionId}`,
+        schema: hppSessionDetails,
+      }),
+
+    /** Disables the HPP session (Klarna: 204; 400 once it is final). */
+    disableHppSession: (hppSessionId: string) =>
+      call({
+        operation: 'disable_hpp_session',
+        method: 'delete',
+        path: `/hpp/v1/sessions/${enc(hppSessionId)}`,
+        logPath: `/hpp/v1/sessions/${hppSessionId}`,
+        schema: undefined,
       }),
 
     releaseAuthorization: (authorizationToken: string) =>

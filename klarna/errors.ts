@@ -57,7 +57,10 @@ export type KlarnaOperation =
   | 'create_order'
   | 'create_token_order'
   | 'release_authorization'
-  | 'cancel_token';
+  | 'cancel_token'
+  | 'create_hpp_session'
+  | 'read_hpp_session'
+  | 'disable_hpp_session';
 
 export interface KlarnaErrorDetails {
   kind: KlarnaErrorKind;

@@ -111,6 +111,26 @@ export const createCustomerTokenResponse = z.object({
 });
 export type CreateCustomerTokenResponse = z.infer<typeof createCustomerTokenResponse>;
 
+/**
+ * POST /payments/v1/authorizations/{authorizationToken}/order (klarna-api-facts §1, seed 001): the
+ * session's body without intent and callbacks, which must match what the shopper authorized.
+ */
+export const createOrderRequest = createSessionRequest
+  .omit({ intent: true, merchant_urls: true, step_up_id: true })
+  .extend({ auto_capture: z.boolean().optional() });
+export type CreateOrderRequest = z.infer<typeof createOrderRequest>;
+
+export const createOrderResponse = z.object({
+  order_id: z.string().min(1),
+  fraud_status: z.enum(['ACCEPTED', 'PENDING', 'REJECTED']),
+  redirect_url: z.string().optional(),
+  // Klarna's OpenAPI has an object; seed 001's sample shows a bare string ("invoice"): both are read.
+  authorized_payment_method: z
+    .union([z.string().transform((type) => ({ type })), z.looseObject({ type: z.string() })])
+    .optional(),
+});
+export type CreateOrderResponse = z.infer<typeof createOrderResponse>;
+
 export const customerTokenStatus = z.enum(['ACTIVE', 'SUSPENDED', 'CANCELLED']);
 export const customerTokenDetails = z.object({
   status: customerTokenStatus,
@@ -130,3 +150,21 @@ export const klarnaErrorBody = z.object({
   fraud_status: z.string().optional(),
 });
 export type KlarnaErrorBody = z.infer<typeof klarnaErrorBody>;
+
+/** `POST /hpp/v1/sessions` → 201 (klarna-api-facts §3); only what the step-up recovery uses. */
+export const createHppSessionResponse = z.object({
+  session_id: z.string().min(1),
+  redirect_url: z.string().min(1),
+  expires_at: z.string().optional(),
+});
+
+/** `GET /hpp/v1/sessions/{id}` (also the `session` of a status_update). */
+export const hppSessionDetails = z.object({
+  session_id: z.string().min(1),
+  status: z.enum(['WAITING', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED', 'BACK', 'ERROR', 'DISABLED']),
+  updated_at: z.string().optional(),
+  expires_at: z.string().optional(),
+  authorization_token: z.string().optional(),
+  order_id: z.string().optional(),
+  klarna_reference: z.string().optional(),
+});

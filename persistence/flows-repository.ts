@@ -62,6 +62,9 @@ export function flowsRepository(db: Db) {
       if (and.length) query.$and = and;
       return flows.find(query).sort({ created_at: -1, _id: -1 }).limit(limit).toArray();
     },
+    /** The newest charges on one token (by its token_ref in the charge's status). */
+    chargesOnToken: (tokenRef: string, limit: number) =>
+      flows.find({ flow_type: 'charge', 'status.token_ref': tokenRef } as Filter<FlowDocument>).sort({ created_at: -1, _id: -1 }).limit(limit).toArray(),
     find: <S extends FlowStatusBase = FlowStatusBase>(flowId: string) =>
       flows.findOne({ _id: flowId }) as Promise<FlowDocument<S> | null>,
   };

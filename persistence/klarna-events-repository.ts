@@ -9,7 +9,7 @@ import { collections, isDuplicateKeyError } from './mongo.js';
  */
 export interface KlarnaEventDocument {
   _id: string; // event id
-  source: 'authorization_callback' | 'checkout_authorization';
+  source: 'authorization_callback' | 'checkout_authorization' | 'hpp_status_update';
   flow_id: string;
   session_id?: string;
   /** Secrets in the payload are sealed by the token vault before they get here. */

@@ -12,11 +12,45 @@ export interface Sealed {
   data: string;
 }
 
-export function createTokenVault(masterKey: Buffer) {
-  if (masterKey.length !== 32) throw new Error('token vault key must be 32 bytes');
-  // Separate keys for encryption and for references, derived from the one configured secret.
-  const encKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'klarna-token-sagas/enc', 32));
-  const refKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'klarna-token-sagas/ref', 32));
+export interface TokenVaultKeys {
+  /** TOKEN_ENCRYPTION_KEYS_PREVIOUS: keys that only open (during a rotation, until everything is re-sealed). */
+  previousKeys?: readonly Buffer[];
+  /**
+   * TOKEN_REFERENCE_KEY: the key `token_ref`s are derived from; default the encryption key. A
+   * rotation keeps it at the old key, so every stored `token_ref` keeps naming its token.
+   */
+  referenceKey?: Buffer;
+}
+
+const derive = (key: Buffer, purpose: 'enc' | 'ref') => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `klarna-token-sagas/${purpose}`, 32));
+
+export function createTokenVault(masterKey: Buffer, keys: TokenVaultKeys = {}) {
+  for (const key of [masterKey, ...(keys.previousKeys ?? []), ...(keys.referenceKey ? [keys.referenceKey] : [])]) {
+    if (key.length !== 32) throw new Error('token vault key must be 32 bytes');
+  }
+  // Separate keys for encryption and for references, derived from the configured secrets. The
+  // first encryption key seals; each of them opens (a GCM tag only verifies under the right key).
+  const encKey = derive(masterKey, 'enc');
+  const openKeys = [encKey, ...(keys.previousKeys ?? []).map((key) => derive(key, 'enc'))];
+  const refKey = derive(keys.referenceKey ?? masterKey, 'ref');
+  const openWithKey = (key: Buffer, sealed: Sealed) => {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
+    decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+    return Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString('utf8');
+  };
+
+  /** Opens with the current key or a previous one; `current` false: re-seal it (scripts/reseal-tokens.ts). */
+  function openSealed(sealed: Sealed): { plaintext: string; current: boolean } {
+    let lastError: unknown;
+    for (const [index, key] of openKeys.entries()) {
+      try {
+        return { plaintext: openWithKey(key, sealed), current: index === 0 };
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  }
 
   return {
     seal(plaintext: string): Sealed {
@@ -26,10 +60,9 @@ export function createTokenVault(masterKey: Buffer) {
       return { v: 1, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
     },
     open(sealed: Sealed): string {
-      const decipher = createDecipheriv('aes-256-gcm', encKey, Buffer.from(sealed.iv, 'base64'));
-      decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
-      return Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString('utf8');
+      return openSealed(sealed).plaintext;
     },
+    openSealed,
     /** A stable, non-reversible handle for a token: `ctok_` + 32 hex characters. */
     reference(token: string): string {
       return `ctok_${createHmac('sha256', refKey).update(token).digest('hex').slice(0, 32)}`;

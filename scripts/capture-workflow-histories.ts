@@ -17,8 +17,28 @@ import {
   type FakeTokenizeActivities,
 } from '../test/workflows/tokenize-workflow-fixtures.js';
 import '../test/support/quiet-temporal-runtime.js';
+import type { Activities } from '../activities/index.js';
+import type { ChargeInput } from '../contracts/charge.js';
+import type { BuyAndTokenizeInput } from '../contracts/buy-and-tokenize.js';
 import type { CancellationReason } from '../contracts/flow-status.js';
-import { cancelFlowUpdate, shopperAuthorizedSignal } from '../workflows/definitions.js';
+import {
+  buyAndTokenizeInput,
+  fakeBuyAndTokenizeActivities,
+  untilBuyAndTokenizeState,
+  type FakeBuyAndTokenizeActivities,
+} from '../test/workflows/buy-and-tokenize-workflow-fixtures.js';
+import {
+  cancelFlowUpdate,
+  cancelSubscriptionUpdate,
+  changeSubscriptionUpdate,
+  chargeNowUpdate,
+  pauseSubscriptionUpdate,
+  resumeSubscriptionUpdate,
+  shopperAuthorizedSignal,
+  subscriptionStatusQuery,
+} from '../workflows/definitions.js';
+import type { SubscriptionInput } from '../contracts/subscription.js';
+import type { WorkflowHandle } from '@temporalio/client';
 
 // `npm run histories:capture`: runs each tokenize scenario once on the time-skipping test server
 // (activities faked) and saves its event history to test/workflows/histories/. The replay test
@@ -30,6 +50,8 @@ import { cancelFlowUpdate, shopperAuthorizedSignal } from '../workflows/definiti
 // key of test/workflows/history-test-payload-keys.ts, which the replay test decrypts them with.
 
 const outDir = join(repoRoot, 'test', 'workflows', 'histories');
+/** `npm run histories:capture -- <tokenize|charge|buy_and_tokenize|subscription>` captures one workflow type's histories only. */
+const only = process.argv[2];
 
 interface Scenario {
   name: string;
@@ -87,7 +109,7 @@ try {
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   const workflowBundle = await bundleWorkflows();
   await mkdir(outDir, { recursive: true });
-  for (const scenario of scenarios) {
+  for (const scenario of only && only !== 'tokenize' ? [] : scenarios) {
     const taskQueue = `capture-${scenario.name}`;
     const fake = fakeTokenizeActivities(scenario.activities);
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: fake.activities, dataConverter });
@@ -104,6 +126,190 @@ try {
       return handle.fetchHistory();
     });
     await writeFile(join(outDir, `tokenizeWorkflow-${scenario.name}.json`), `${historyToJSON(history)}\n`);
+  }
+
+  // Token charges: every terminal path (placeTokenOrder faked).
+  const placed = { order_id: 'order-1', fraud_status: 'ACCEPTED' as const, authorized_payment_method: { type: 'invoice' } };
+  const chargeScenarios: { name: string; placeTokenOrder: Activities['placeTokenOrder'] }[] = [
+    { name: 'completed', placeTokenOrder: async () => placed },
+    {
+      name: 'completed-after-lost-reply',
+      placeTokenOrder: (() => {
+        let attempts = 0;
+        return async () => (++attempts === 1 ? klarnaRefusal({ kind: 'network', operation: 'create_token_order' })() : placed);
+      })(),
+    },
+    { name: 'failed-token-cancelled', placeTokenOrder: klarnaRefusal({ kind: 'token_cancelled', operation: 'create_token_order', httpStatus: 403, errorCode: 'TOKEN_CANCELED' }) },
+    {
+      name: 'failed-step-up-required',
+      placeTokenOrder: klarnaRefusal({ kind: 'step_up_required', operation: 'create_token_order', httpStatus: 403, errorCode: 'UNAVAILABLE_PAYMENT_METHOD', stepUpId: 'step-up-1' }),
+    },
+    { name: 'failed-deadline', placeTokenOrder: klarnaRefusal({ kind: 'server_error', operation: 'create_token_order', httpStatus: 503 }) },
+  ];
+  for (const scenario of only && only !== 'charge' ? [] : chargeScenarios) {
+    const taskQueue = `capture-charge-${scenario.name}`;
+    const fake = fakeTokenizeActivities({});
+    const activities = { ...fake.activities, placeTokenOrder: scenario.placeTokenOrder };
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, dataConverter });
+    const flowId = `charge-${scenario.name}`;
+    const input: ChargeInput = {
+      flow_id: flowId,
+      merchant_reference: scenario.name,
+      token_ref: `ctok_${'a'.repeat(32)}`,
+      customer_present: scenario.name.includes('step-up'),
+      order: {
+        purchase_currency: 'SEK',
+        order_amount: 19900,
+        order_tax_amount: 0,
+        order_lines: [{ name: 'Coffee, monthly', quantity: 1, unit_price: 19900, total_amount: 19900 }],
+        merchant_reference1: scenario.name,
+      },
+      retry_deadline_ms: 5 * 60_000,
+    };
+    const history = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('chargeWorkflow', { taskQueue, workflowId: flowId, args: [input] });
+      const result = await handle.result();
+      console.log(`charge ${scenario.name}: ${result.state} ${result.failure?.kind ?? ''}`);
+      return handle.fetchHistory();
+    });
+    await writeFile(join(outDir, `chargeWorkflow-${scenario.name}.json`), `${historyToJSON(history)}\n`);
+  }
+
+  // Buy and tokenize: every terminal path, each partial outcome among them.
+  const notFound = (operation: 'create_customer_token' | 'create_order') =>
+    klarnaRefusal({ kind: 'authorization_not_found', operation, httpStatus: 404, errorCode: 'NOT_FOUND' });
+  const notTokenizable = klarnaRefusal({ kind: 'invalid_request', operation: 'create_customer_token', httpStatus: 400, errorCode: 'BAD_REQUEST' });
+  const fromInbox = async () => [{ authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' as const, event_id: 'auth_evt1' }];
+  const buyAndTokenizeScenarios: (Omit<Scenario, 'activities' | 'abandonmentMs'> & {
+    activities?: Partial<FakeBuyAndTokenizeActivities>;
+    input?: Partial<BuyAndTokenizeInput>;
+  })[] = [
+    { name: 'completed', signals: [{ authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' }] },
+    { name: 'completed-from-inbox', activities: { collectPendingAuthorizations: fromInbox } },
+    {
+      name: 'completed-after-rejected-checkout-authorization',
+      signals: [{ authorization_token: 'bogus', source: 'checkout' }],
+      activities: {
+        createCustomerToken: async (input) => (input.authorization_token === 'bogus' ? notFound('create_customer_token')() : fakeCreatedToken),
+        collectPendingAuthorizations: fromInbox,
+      },
+    },
+    {
+      name: 'completed-without-token',
+      input: { require_token: false },
+      signals: [{ authorization_token: 'auth-1', source: 'klarna_callback' }],
+      activities: { createCustomerToken: notTokenizable },
+    },
+    { name: 'failed-token-refused', signals: [{ authorization_token: 'auth-1', source: 'klarna_callback' }], activities: { createCustomerToken: notTokenizable } },
+    {
+      name: 'failed-order-refused-token-cancelled',
+      signals: [{ authorization_token: 'auth-1', source: 'klarna_callback' }],
+      activities: { placeAuthorizationOrder: klarnaRefusal({ kind: 'rejected', operation: 'create_order', httpStatus: 403, errorCode: 'REJECTED' }) },
+    },
+    { name: 'expired-between-token-and-order', signals: [{ authorization_token: 'auth-1', source: 'checkout' }], activities: { placeAuthorizationOrder: notFound('create_order') } },
+    { name: 'expired-before-token', signals: [{ authorization_token: 'auth-1', source: 'klarna_callback' }], activities: { createCustomerToken: notFound('create_customer_token') } },
+    { name: 'abandoned' },
+    { name: 'cancelled-shopper-declined', cancel: 'shopper_declined' },
+    { name: 'failed-session-creation', activities: { createPaymentSession: klarnaRefusal({ kind: 'invalid_request', operation: 'create_session', httpStatus: 400, errorCode: 'BAD_VALUE' }) } },
+  ];
+  for (const scenario of only && only !== 'buy_and_tokenize' ? [] : buyAndTokenizeScenarios) {
+    const taskQueue = `capture-buy-and-tokenize-${scenario.name}`;
+    const fake = fakeBuyAndTokenizeActivities(scenario.activities);
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: fake.activities, dataConverter });
+    const args = buyAndTokenizeInput({ flow_id: `buy-and-tokenize-${scenario.name}`, merchant_reference: scenario.name, ...scenario.input });
+    const history = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('buyAndTokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      if (scenario.signals || scenario.cancel) {
+        await untilBuyAndTokenizeState(handle, 'AWAITING_AUTHORIZATION');
+        for (const signal of scenario.signals ?? []) await handle.signal(shopperAuthorizedSignal, signal);
+        if (scenario.cancel) await handle.executeUpdate(cancelFlowUpdate, { args: [{ reason: scenario.cancel }] });
+      }
+      const result = await handle.result();
+      console.log(`buy and tokenize ${scenario.name}: ${result.state}`);
+      return handle.fetchHistory();
+    });
+    await writeFile(join(outDir, `buyAndTokenizeWorkflow-${scenario.name}.json`), `${historyToJSON(history)}\n`);
+  }
+
+  // Subscriptions: every way a subscription's run ends (cancelled by the merchant, cancelled by
+  // dunning, continued as new). The renewal charges run as real child chargeWorkflows.
+  const subscriptionScenarios: {
+    name: string;
+    answer: (chargeId: string) => 'ok' | 'payment_method_failed' | 'token_cancelled';
+    input?: Partial<SubscriptionInput>;
+    steer?: (handle: WorkflowHandle) => Promise<void>;
+    firstRun?: boolean;
+  }[] = [
+    {
+      // Paid, paused, resumed, changed, charged now (already paid), cancelled with its token.
+      name: 'cancelled',
+      answer: () => 'ok',
+      steer: async (handle) => {
+        for (let i = 0; i < 200 && (await handle.query(subscriptionStatusQuery)).periods[0]?.state !== 'PAID'; i++) await new Promise((r) => setTimeout(r, 50));
+        await handle.executeUpdate(pauseSubscriptionUpdate, { args: [] });
+        await handle.executeUpdate(resumeSubscriptionUpdate, { args: [{}] });
+        await handle.executeUpdate(changeSubscriptionUpdate, { args: [{ order_amount: 24900, order_lines: [{ name: 'Coffee, large', quantity: 1, unit_price: 24900, total_amount: 24900 }] }] });
+        await handle.executeUpdate(chargeNowUpdate, { args: [] });
+        await handle.executeUpdate(cancelSubscriptionUpdate, { args: [{ cancel_token: true }] });
+      },
+    },
+    {
+      // Period 0 fails twice (dunning retries on days 1 and 3), then the token is cancelled: the policy cancels.
+      name: 'cancelled-by-dunning',
+      answer: (id) => (id.endsWith('-retry-2') ? 'token_cancelled' : 'payment_method_failed'),
+      input: { dunning: { retry_after_days: [1, 3, 7], on_exhausted: 'CANCEL' } },
+    },
+    {
+      // Two periods per run: the first run ends in continue-as-new (periods 0 and 1 paid).
+      name: 'continued-as-new',
+      answer: (id) => (/-(\d+)$/.exec(id)![1] === '2' ? 'token_cancelled' : 'ok'),
+      input: { periods_per_run: 2, dunning: { retry_after_days: [1], on_exhausted: 'CANCEL' } },
+      firstRun: true,
+    },
+  ];
+  for (const scenario of only && only !== 'subscription' ? [] : subscriptionScenarios) {
+    const taskQueue = `capture-subscription-${scenario.name}`;
+    const stored = new Map<string, { seq: number; status: unknown }>();
+    const activities = {
+      placeTokenOrder: async (order: { charge_id: string }) => {
+        const answer = scenario.answer(order.charge_id);
+        if (answer === 'ok') return { order_id: `order-${order.charge_id}`, fraud_status: 'ACCEPTED' as const };
+        return klarnaRefusal({ kind: answer, operation: 'create_token_order', httpStatus: 403, errorCode: answer === 'token_cancelled' ? 'TOKEN_CANCELED' : 'PAYMENT_METHOD_FAILED' })();
+      },
+      recordFlowStatus: async (write: { flow_id: string; seq: number; status: unknown }) => {
+        if ((stored.get(write.flow_id)?.seq ?? 0) < write.seq) stored.set(write.flow_id, write);
+      },
+      storedChargeOutcome: async (charge: { charge_id: string }) => stored.get(charge.charge_id)?.status,
+      cancelTokenAtKlarna: async (token: { token_ref: string }) => ({ token_ref: token.token_ref, status: 'CANCELLED' }),
+    };
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities, dataConverter });
+    const flowId = `sub-${scenario.name}`;
+    const input: SubscriptionInput = {
+      flow_id: flowId,
+      merchant_reference: scenario.name,
+      token_ref: `ctok_${'a'.repeat(32)}`,
+      plan: {
+        purchase_currency: 'SEK',
+        order_amount: 19900,
+        order_tax_amount: 0,
+        order_lines: [{ name: 'Coffee, monthly', quantity: 1, unit_price: 19900, total_amount: 19900, subscription: { name: 'Coffee', interval: 'MONTH', interval_count: 1 } }],
+      },
+      interval: 'MONTH',
+      interval_count: 1,
+      billing_anchor: new Date(await env.currentTimeMs()).toISOString(),
+      time_zone: 'Europe/Stockholm',
+      catch_up: 'charge_latest',
+      dunning: { retry_after_days: [1, 3, 7], on_exhausted: 'SUSPEND' },
+      ...scenario.input,
+    };
+    const history = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: flowId, args: [input] });
+      await scenario.steer?.(handle);
+      const result = await handle.result();
+      console.log(`subscription ${scenario.name}: ${result.state}`);
+      return scenario.firstRun ? env.client.workflow.getHandle(flowId, handle.firstExecutionRunId).fetchHistory() : handle.fetchHistory();
+    });
+    await writeFile(join(outDir, `subscriptionWorkflow-${scenario.name}.json`), `${historyToJSON(history)}\n`);
   }
 } finally {
   await env.teardown();

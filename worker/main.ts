@@ -5,6 +5,7 @@ import { createKlarnaClient } from '../klarna/client.js';
 import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { flowsRepository } from '../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
+import { ordersRepository } from '../persistence/orders-repository.js';
 import { connectMongo } from '../persistence/mongo.js';
 import { createTokenVault } from '../persistence/token-vault.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
@@ -25,10 +26,11 @@ const worker = await createWorker({
   dataConverter: encryptingDataConverter(createEncryptionCodec(config.payloadCodec.keys)),
   deps: {
     klarna: createKlarnaClient({ ...config.klarna, logger: logger.child({ component: 'klarna' }) }),
-    vault: createTokenVault(config.vault.encryptionKey),
+    vault: createTokenVault(config.vault.encryptionKey, config.vault),
     customerTokens: customerTokensRepository(mongo.db),
     flows: flowsRepository(mongo.db),
     events: klarnaEventsRepository(mongo.db),
+    orders: ordersRepository(mongo.db),
     callbacks: config.callbacks,
   },
 });

@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 // The two kinds of activity every flow runs, with their retry policies in one place.
 
@@ -20,4 +20,15 @@ export const klarnaCall: ActivityOptions = {
 export const ownStorage: ActivityOptions = {
   startToCloseTimeout: '15s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+};
+
+/**
+ * The same, run as a local activity (in the worker, inside the workflow task): for small, idempotent
+ * writes whose retry on another worker is harmless (the flow status with its `seq`). Saves the
+ * schedule/poll/complete round trips of a remote activity. Retries without limit too.
+ */
+export const ownStorageLocal: LocalActivityOptions = {
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+  localRetryThreshold: '10s',
 };

@@ -1,6 +1,10 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BuyAndTokenizeStatus } from '../contracts/buy-and-tokenize.js';
+import type { ChargeStatus } from '../contracts/charge.js';
 import type { CancellationReason, TokenizeStatus } from '../contracts/flow-status.js';
 import type { ShopperAuthorization } from '../contracts/tokenize.js';
+import type { HppSessionView, StepUpStatus } from '../contracts/step-up.js';
+import type { BillingPeriod, CatchUpPolicy, ChangeSubscriptionRequest, SubscriptionStatus } from '../contracts/subscription.js';
 
 // The one definition of each message the workflows take; the API imports these too.
 
@@ -39,3 +43,51 @@ export const cancelFlowUpdate = defineUpdate<TokenizeStatus, [{ reason: Cancella
 
 /** Failure type of a refused cancel. */
 export const NOT_CANCELLABLE = 'not_cancellable';
+
+/** A charge's current status (no token, only its `token_ref`). */
+export const chargeStatusQuery = defineQuery<ChargeStatus>('chargeStatus');
+
+/**
+ * Resolves once the charge has its outcome: sent with the start (update-with-start), so
+ * `POST /v1/charges` answers with the outcome in the same call when it settles within the wait.
+ * Same fingerprint rule and `created` flag as `checkoutSession`.
+ */
+export const chargeOutcomeUpdate = defineUpdate<{ status: ChargeStatus; created: boolean }, [CheckoutSessionRequest]>('chargeOutcome');
+
+/** A buy-and-tokenize flow's current status (tokens only by their `token_ref`). */
+export const buyAndTokenizeStatusQuery = defineQuery<BuyAndTokenizeStatus>('buyAndTokenizeStatus');
+
+/**
+ * `checkoutSession` and `cancelFlow` as the buy-and-tokenize flow answers them: the same names,
+ * arguments and rules as tokenize's (above), with that flow's status.
+ */
+export const buyAndTokenizeCheckoutSessionUpdate = defineUpdate<{ status: BuyAndTokenizeStatus; created: boolean }, [CheckoutSessionRequest]>(
+  'checkoutSession',
+);
+export const cancelBuyAndTokenizeUpdate = defineUpdate<BuyAndTokenizeStatus, [{ reason: CancellationReason }]>('cancelFlow');
+
+/** A subscription's status: state, next billing date, the latest periods with their charges. */
+export const subscriptionStatusQuery = defineQuery<SubscriptionStatus>('subscriptionStatus');
+/** Stops charging until resumed (periods due meanwhile are skipped unless resume says otherwise). */
+export const pauseSubscriptionUpdate = defineUpdate<SubscriptionStatus>('pauseSubscription');
+/** ACTIVE again after a pause or a suspension (e.g. after a token refresh). */
+export const resumeSubscriptionUpdate = defineUpdate<SubscriptionStatus, [{ catch_up?: CatchUpPolicy }]>('resumeSubscription');
+/** A new amount and lines from the next period on. */
+export const changeSubscriptionUpdate = defineUpdate<SubscriptionStatus, [ChangeSubscriptionRequest]>('changeSubscription');
+/** Ends the subscription (no further charges); optionally cancels the token at Klarna too. */
+export const cancelSubscriptionUpdate = defineUpdate<SubscriptionStatus, [{ cancel_token?: boolean }]>('cancelSubscription');
+/** Charges the period due now unless it is paid; answers with that period. */
+export const chargeNowUpdate = defineUpdate<BillingPeriod, []>('chargeNow');
+/** Failure type of a subscription update refused in the subscription's state (409). */
+export const SUBSCRIPTION_CONFLICT = 'subscription_conflict';
+
+/** A step-up recovery's status (contracts/step-up.ts; tokens only by their `token_ref`). */
+export const stepUpStatusQuery = defineQuery<StepUpStatus>('stepUpStatus');
+/**
+ * Resolves once the recovery has what the checkout needs (the SDK `client_token` or the HPP
+ * `redirect_url`) or has ended; sent with the start (update-with-start). Same fingerprint rule and
+ * `created` flag as `checkoutSession`.
+ */
+export const stepUpSessionUpdate = defineUpdate<{ status: StepUpStatus; created: boolean }, [CheckoutSessionRequest]>('stepUpSession');
+/** Klarna's HPP status_update (via the inbox), or nothing but a nudge to read the HPP session. */
+export const hppStatusSignal = defineSignal<[HppSessionView]>('hppStatus');

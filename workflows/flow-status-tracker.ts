@@ -1,10 +1,19 @@
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, proxyActivities, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { FlowFailure, FlowStatusBase } from '../contracts/flow-status.js';
-import { ownStorage } from './activity-presets.js';
+import { ownStorage, ownStorageLocal } from './activity-presets.js';
 import { FlowState, FlowType, MerchantReference } from './search-attributes.js';
 
-const { recordFlowStatus } = proxyActivities<Activities>(ownStorage);
+const { recordFlowStatus: recordRemotely } = proxyActivities<Activities>(ownStorage);
+const { recordFlowStatus: recordLocally } = proxyLocalActivities<Activities>(ownStorageLocal);
+
+/**
+ * Status writes run as local activities since this patch; executions started before it keep the
+ * remote activity they recorded (their histories replay unchanged).
+ */
+export const LOCAL_STATUS_WRITES_PATCH = 'local-status-writes';
+const recordFlowStatus = (input: Parameters<Activities['recordFlowStatus']>[0]) =>
+  patched(LOCAL_STATUS_WRITES_PATCH) ? recordLocally(input) : recordRemotely(input);
 
 /**
  * A flow's status as every flow keeps it: in memory for queries, in search attributes for the

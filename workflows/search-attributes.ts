@@ -7,4 +7,7 @@ export const MerchantReference = defineSearchAttributeKey('MerchantReference', S
 export const FlowType = defineSearchAttributeKey('FlowType', SearchAttributeType.KEYWORD);
 export const FlowState = defineSearchAttributeKey('FlowState', SearchAttributeType.KEYWORD);
 
-export const customSearchAttributes = [MerchantReference, FlowType, FlowState] as const;
+/** The subscription a run belongs to: set on the subscription workflow and on each renewal charge. */
+export const SubscriptionId = defineSearchAttributeKey('SubscriptionId', SearchAttributeType.KEYWORD);
+
+export const customSearchAttributes = [MerchantReference, FlowType, FlowState, SubscriptionId] as const;

@@ -75,6 +75,7 @@ export const codecRoutes: FastifyPluginAsyncZod<CodecRoutesOptions> = async (app
       {
         bodyLimit: 8 * 1_048_576,
         schema: {
+          operationId: operation === 'decode' ? 'codecDecode' : 'codecEncode',
           summary: operation === 'decode' ? 'Decode (decrypt) payloads for the Temporal UI and CLI' : 'Encode (encrypt) payloads for the Temporal UI and CLI',
           description:
             "Temporal's remote codec protocol: the protobuf JSON form of Payloads in and out. Payloads that are not encrypted pass through decode unchanged.",

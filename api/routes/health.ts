@@ -19,7 +19,7 @@ const readiness = z.object({ status: z.enum(['ready', 'not_ready']), mongodb: de
  * (503 otherwise), for load balancers deciding where to send traffic.
  */
 export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (app, { temporal, pingDatabase, checkTimeoutMs = 2_000 }) => {
-  app.get('/health', { schema: { summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({
+  app.get('/health', { schema: { operationId: 'getHealth', summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({
     status: 'ok' as const,
   }));
 
@@ -38,7 +38,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (a
 
   app.get(
     '/ready',
-    { schema: { summary: 'Readiness: MongoDB and Temporal reachable', response: { 200: readiness, 503: readiness } } },
+    { schema: { operationId: 'getReadiness', summary: 'Readiness: MongoDB and Temporal reachable', response: { 200: readiness, 503: readiness } } },
     async (_request, reply) => {
       const [mongodb, temporalState] = await Promise.all([
         bounded(pingDatabase),

@@ -1,15 +1,24 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { authorizationCallbackBody, tokenizeFlowIdSchema } from '../../contracts/tokenize.js';
+import { buyAndTokenizeFlowIdPrefix } from '../../contracts/buy-and-tokenize.js';
+import { authorizationCallbackBody, maxIdempotencyKeyLength, tokenizeFlowIdPrefix } from '../../contracts/tokenize.js';
 import { isCallbackSecretValid } from '../../klarna/callback-auth.js';
 import type { AuthorizationInbox } from '../authorization-inbox.js';
 import { ApiError, errorResponses } from '../errors.js';
 
 export interface KlarnaCallbackRoutesOptions {
   inbox: AuthorizationInbox;
-  /** The configured callback secret; each flow's URL carries its own secret derived from it. */
-  secret: string;
+  /** The configured callback secret (and, during a rotation, the previous one); each flow's URL carries its own secret derived from it. */
+  secret: string | readonly string[];
 }
+
+/** Every flow that waits for a shopper's authorization: tokenize and buy-and-tokenize. */
+const authorizingFlowId = z
+  .string()
+  .regex(
+    new RegExp(`^(${tokenizeFlowIdPrefix}|${buyAndTokenizeFlowIdPrefix})[A-Za-z0-9._:-]{1,${maxIdempotencyKeyLength}}$`),
+    'must be a tokenize or buy-and-tokenize flow id',
+  );
 
 const acknowledged = z.object({ event_id: z.string(), duplicate: z.boolean(), delivery: z.enum(['pending', 'delivered', 'no_flow']) });
 
@@ -24,8 +33,9 @@ export const klarnaCallbackRoutes: FastifyPluginAsyncZod<KlarnaCallbackRoutesOpt
     '/klarna/callbacks/authorization/:flow_id',
     {
       schema: {
+        operationId: 'klarnaAuthorizationCallback',
         summary: "Klarna's authorization callback (merchant_urls.authorization)",
-        params: z.object({ flow_id: tokenizeFlowIdSchema }),
+        params: z.object({ flow_id: authorizingFlowId }),
         querystring: z.object({ secret: z.string().max(200).optional() }),
         body: authorizationCallbackBody,
         response: { 200: acknowledged, ...errorResponses },

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callbackSecretFor } from '../../klarna/callback-auth.js';
+import type { KlarnaEventDocument } from '../../persistence/klarna-events-repository.js';
 import { collections } from '../../persistence/mongo.js';
-import { http, startAppStack, tokenizationBody, type AppStack } from '../harness/app-stack.js';
+import { eventually, http, startAppStack, tokenizationBody, type AppStack } from '../harness/app-stack.js';
 
 // The API's answers to bad input, over HTTP against the real Temporal dev server (no worker:
 // nothing here should reach a workflow; only the last block, which shows a refused start leaves
@@ -30,15 +31,14 @@ describe('API input handling', () => {
     );
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('invalid_request');
-    const fields = r.body.issues.map((i: { field: string }) => i.field);
-    expect(fields).toEqual(
-      expect.arrayContaining([
+    expect(fieldsOf(r)).toEqual(
+      [
         'body.purchase_country',
         'body.locale',
         'body.order_lines.0.quantity',
         'body.order_lines.0.unit_price',
         'body.order_lines.0.total_amount',
-      ]),
+      ].sort(),
     );
   });
 
@@ -237,6 +237,12 @@ describe('flow ids of the longest key on every route', () => {
     });
     expect(callback.status, JSON.stringify(callback.body)).toBe(200);
     expect(callback.body).toMatchObject({ duplicate: false });
+    // Kept in the inbox under the long flow id, and marked as reaching no flow (no flow takes it).
+    const stored = await eventually(async () => {
+      const doc = await stack.mongo.db.collection<KlarnaEventDocument>(collections.klarnaEvents).findOne({ _id: callback.body.event_id });
+      return doc?.delivery === 'pending' ? undefined : (doc ?? undefined);
+    }, 'the event to be marked');
+    expect(stored).toMatchObject({ flow_id: flowId, source: 'authorization_callback', delivery: 'no_flow' });
   });
 
   it('answers 400, not 414, to a callback for something that is not a flow id', async () => {
@@ -286,9 +292,19 @@ describe('a refused start uses nothing up', () => {
     ];
     for (const overrides of accepted) {
       const key = `ok-${randomUUID()}`;
-      const r = await http('POST', `${withWorker.apiUrl}/v1/tokenizations`, tokenizationBody(key, overrides), { 'idempotency-key': key });
+      const body = tokenizationBody(key, overrides) as { order_lines: { total_amount: number }[]; purchase_country: string };
+      const r = await http('POST', `${withWorker.apiUrl}/v1/tokenizations`, body, { 'idempotency-key': key });
       expect(r.status, JSON.stringify({ overrides, body: r.body })).toBe(201);
-      expect(r.body).toMatchObject({ state: 'AWAITING_AUTHORIZATION', session_id: expect.any(String) });
+      expect(r.body).toMatchObject({ state: 'AWAITING_AUTHORIZATION' });
+      // Klarna holds that session, with this cart: it accepted it.
+      const session = await http('GET', `${withWorker.simulatorUrl}/payments/v1/sessions/${r.body.session_id}`, undefined, { authorization: withWorker.klarnaAuth });
+      expect(session.status, JSON.stringify(overrides)).toBe(200);
+      expect(session.body).toMatchObject({
+        merchant_reference1: key,
+        purchase_country: body.purchase_country,
+        order_amount: body.order_lines.reduce((sum, l) => sum + l.total_amount, 0),
+        client_token: r.body.client_token,
+      });
     }
   });
 });

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startKlarnaSimulator, type KlarnaSimulator } from '../../klarna-simulator/server.js';
 import type { KlarnaEventDocument } from '../../persistence/klarna-events-repository.js';
 import { collections } from '../../persistence/mongo.js';
+import { createTokenVault } from '../../persistence/token-vault.js';
 import { killChildrenOnSignals } from '../../stack/child-processes.js';
 import { getFreePort } from '../../stack/ports.js';
 import { startChaosStack, type ChaosStack } from '../harness/chaos-stack.js';
@@ -40,7 +41,10 @@ import {
 //       submits the authorization_token and, like any checkout told "503, retry shortly",
 //       retries every second until the API takes it;
 //   (e) the checkout first submits a bogus authorization_token for the flow's session, then the
-//       shopper really approves (Klarna's callback brings the real one).
+//       shopper really approves (Klarna's callback brings the real one);
+//   (f) token charges: Klarna places each order but holds the answer; the worker is SIGKILLed
+//       before it could store anything; a new worker must finish every charge with the one order
+//       Klarna placed (the charge id is the Klarna-Idempotency-Key).
 //
 // Required of every case (the issue): FLOWS/FLOWS flows COMPLETED, exactly one customer token at
 // Klarna per flow (counted at the simulator), exactly one token stored per flow in MongoDB (and it
@@ -370,6 +374,86 @@ describe('chaos: tokenize flows through real process failures', () => {
         `Klarna got ${bogusCalls} calls with a bogus token`,
       ]);
       expectEveryFlowTokenizedOnce(f);
+    },
+    SETTLE_MS + CASE_OVERHEAD_MS,
+  );
+
+  it(
+    '(f) worker SIGKILL after Klarna accepted the token orders, before our write',
+    async () => {
+      const startedAt = Date.now();
+      const vault = createTokenVault(stack.encryptionKey);
+      // FLOWS vaulted tokens, each charged once with its own key.
+      const charges: { key: string; token: string; tokenRef: string }[] = [];
+      for (let i = 0; i < FLOWS; i++) {
+        const made = (await simControl('POST', '/_sim/tokens', { purchase_country: 'SE', purchase_currency: 'SEK' })) as { token_id: string };
+        const tokenRef = vault.reference(made.token_id);
+        await db.collection(collections.customerTokens).insertOne({
+          _id: tokenRef as never,
+          flow_id: `tokenize-${runId}-f-${i}`,
+          merchant_reference: `${runId}-f-${i}`,
+          session_id: 'chaos',
+          token: vault.seal(made.token_id),
+          token_last4: made.token_id.slice(-4),
+          status: 'ACTIVE',
+          purchase_country: 'SE',
+          purchase_currency: 'SEK',
+          created_at: new Date(),
+          updated_at: new Date(),
+        });
+        charges.push({ key: `${runId}-f-${i}`, token: made.token_id, tokenRef });
+      }
+      // Klarna places each order at once but holds the answer for 20 s: the calls are in flight.
+      await simControl('POST', '/_sim/faults', { path: '/customer-token/v1/tokens/*/order', method: 'POST', phase: 'after', latencyMs: 20_000 });
+      const started = await Promise.all(
+        charges.map((c) =>
+          http('POST', `${stack.apiUrl}/v1/charges?wait=1ms`, {
+            token_ref: c.tokenRef,
+            purchase_currency: 'SEK',
+            order_amount: 1000,
+            order_lines: [{ name: 'Renewal', quantity: 1, unit_price: 1000, total_amount: 1000 }],
+            merchant_reference: c.key,
+            customer_present: false,
+          }, { 'idempotency-key': c.key }),
+        ),
+      );
+      expect(started.map((r) => r.status)).toEqual(charges.map(() => 202));
+      const orderCalls = async () =>
+        ((await simControl('GET', '/_sim/requests?method=POST&path_prefix=/customer-token/')) as { path: string; status: number | null }[]).filter((r) =>
+          r.path.endsWith('/order'),
+        );
+      const deadline = Date.now() + 30_000;
+      let inFlight = 0;
+      while (Date.now() < deadline) {
+        inFlight = new Set((await orderCalls()).filter((c) => c.status === null).map((c) => c.path)).size;
+        if (inFlight >= FLOWS) break;
+        await sleep(200);
+      }
+      const pid = stack.worker.pid();
+      await stack.worker.kill();
+      await simControl('DELETE', '/_sim/faults');
+      await stack.worker.start();
+
+      const outcomes = await Promise.all(
+        charges.map(async (c) => {
+          const until = Date.now() + SETTLE_MS;
+          for (;;) {
+            const r = await http('GET', `${stack.apiUrl}/v1/charges/charge-${c.key}`);
+            if (r.body?.state === 'COMPLETED' || r.body?.state === 'FAILED' || Date.now() > until) return r.body;
+            await sleep(500);
+          }
+        }),
+      );
+      const orders = (await simControl('GET', '/_sim/orders')) as { order_id: string; token_id?: string }[];
+      const oneOrderEach = charges.filter((c, i) => {
+        const mine = orders.filter((o) => o.token_id === c.token);
+        return mine.length === 1 && outcomes[i]?.order?.order_id === mine[0]!.order_id;
+      }).length;
+      const completed = outcomes.filter((o) => o?.state === 'COMPLETED').length;
+      const line = `chaos (f) worker SIGKILL with token orders in flight: completed ${completed}/${FLOWS}, one Klarna order shown by its charge: ${oneOrderEach}/${FLOWS}, ${inFlight}/${FLOWS} orders in flight at Klarna when worker pid ${pid} got SIGKILL, ${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
+      console.log(line);
+      extraLines.push(line);
+      expect({ completed, oneOrderEach, inFlight }, line).toEqual({ completed: FLOWS, oneOrderEach: FLOWS, inFlight: FLOWS });
     },
     SETTLE_MS + CASE_OVERHEAD_MS,
   );

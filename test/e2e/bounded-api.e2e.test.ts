@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KlarnaEventDocument } from '../../persistence/klarna-events-repository.js';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createFlowStorageActivities } from '../../activities/flow-storage-activities.js';
+import { createTokenizeActivities } from '../../activities/tokenize-activities.js';
+import { createKlarnaClient } from '../../klarna/client.js';
+import { customerTokensRepository } from '../../persistence/customer-tokens-repository.js';
+import { flowsRepository } from '../../persistence/flows-repository.js';
+import { klarnaEventsRepository, type KlarnaEventDocument } from '../../persistence/klarna-events-repository.js';
 import { collections } from '../../persistence/mongo.js';
-import { http, startAppStack, tokenizationBody, type AppStack } from '../harness/app-stack.js';
+import { encryptingDataConverter } from '../../temporal/payload-codec.js';
+import { workflowsPath } from '../../worker/create-worker.js';
+import { eventually, http, simulatorCredentials, startAppStack, tokenizationBody, type AppStack } from '../harness/app-stack.js';
 
 // With no worker on the task queue nothing can answer an update or a query: every API call must
-// still answer within its deadline, with a defined status, and lose nothing it was given.
+// still answer within its deadline, with a defined status, and lose nothing it was given: once a
+// worker comes, the flow acts on the authorization the API took meanwhile.
 
 const deadlines = { startMs: 1_500, readMs: 1_000, signalMs: 1_000 };
 let stack: AppStack;
@@ -17,6 +26,27 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** A worker for the app's task queue, started late (the tokenize flow's activities only). */
+async function lateWorker(): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const deps = {
+    klarna: createKlarnaClient({ baseUrl: stack.simulatorUrl, ...simulatorCredentials, timeoutMs: 5_000 }),
+    vault: stack.vault,
+    customerTokens: customerTokensRepository(stack.mongo.db),
+    flows: flowsRepository(stack.mongo.db),
+    events: klarnaEventsRepository(stack.mongo.db),
+    callbacks: { publicBaseUrl: stack.apiUrl, secret: stack.callbackSecret },
+  };
+  const worker = await Worker.create({
+    connection,
+    taskQueue: stack.taskQueue,
+    workflowsPath,
+    dataConverter: encryptingDataConverter(stack.payloadCodec),
+    activities: { ...createTokenizeActivities(deps), ...createFlowStorageActivities(deps) },
+  });
+  return { worker, connection };
+}
+
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = Date.now();
   const value = await fn();
@@ -24,7 +54,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 }
 
 describe('the API with no worker running', () => {
-  it('answers a start with 202 and the flow starting, a read with 503 and Retry-After, and stores an authorization', async () => {
+  it('answers a start with 202 and the flow starting, a read with 503 and Retry-After, and stores an authorization the flow takes once a worker runs', async () => {
     const merchantReference = `bounded-${randomUUID()}`;
     const start = await timed(() => http('POST', `${stack.apiUrl}/v1/tokenizations`, tokenizationBody(merchantReference)));
     expect(start.value.status).toBe(202);
@@ -59,6 +89,30 @@ describe('the API with no worker running', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ _id: authorization.value.body.event_id, source: 'checkout_authorization' });
     expect(JSON.stringify(events[0])).not.toContain('auth-while-no-worker');
+
+    // Nothing was lost: Temporal took the signal although no worker ran, so once a worker runs
+    // the flow creates its session and then tries the authorization at Klarna. Klarna does not
+    // know this token, and a checkout's word is no proof, so the flow sets it aside and waits on
+    // (had it come from Klarna's callback, the flow would have ended EXPIRED instead).
+    const { worker, connection } = await lateWorker();
+    try {
+      const afterInbox = await worker.runUntil(
+        eventually(async () => {
+          const r = await http('GET', `${stack.apiUrl}/v1/tokenizations/${flowId}`);
+          return r.status === 200 && r.body.rejected_authorizations === 1 ? r.body : undefined;
+        }, 'the flow to try the stored authorization', 40_000),
+      );
+      expect(afterInbox).toMatchObject({ state: 'AWAITING_AUTHORIZATION', rejected_authorizations: 1, ignored_authorizations: 0 });
+      expect(afterInbox.authorization).toBeUndefined();
+      const tried = ((await http('GET', `${stack.simulatorUrl}/_sim/requests?method=POST`)).body as { path: string; status: number }[]).filter((r) =>
+        r.path.endsWith('/customer-token'),
+      );
+      expect(tried).toEqual([expect.objectContaining({ path: '/payments/v1/authorizations/auth-while-no-worker/customer-token', status: 404 })]);
+      const stored = await stack.mongo.db.collection<KlarnaEventDocument>(collections.klarnaEvents).findOne({ _id: authorization.value.body.event_id });
+      expect(stored).toMatchObject({ delivery: 'delivered' });
+    } finally {
+      await connection.close();
+    }
   });
 
   it('answers /health at once and /ready with both dependencies named', async () => {

@@ -57,25 +57,34 @@ describe('workflow history encryption', () => {
       country: 'SE',
     };
     const merchantReference = `history-${unique}`;
+    // Klarna's callback is held back, so the checkout's submission is the one signal that carries
+    // the token into the flow (a callback first would end the flow and make the checkout's a 409).
+    const hold = await http('POST', `${stack.simulatorUrl}/_sim/callbacks/scenario`, { kind: 'authorization', hold: true, count: 1 });
+    expect(hold.status).toBe(200);
     const started = await http('POST', `${stack.apiUrl}/v1/tokenizations`, tokenizationBody(merchantReference, { billing_address: shopper }));
     expect(started.status).toBe(201);
     const flowId: string = started.body.flow_id;
 
-    // Klarna's callback and the checkout both deliver the authorization: two signals carry the token.
     const authorized = await http('POST', `${stack.simulatorUrl}/_sim/sessions/${started.body.session_id}/authorize`, { outcome: 'approve' });
     expect(authorized.status).toBe(200);
     const authorizationToken: string = authorized.body.authorization_token;
-    await http('POST', `${stack.apiUrl}/v1/tokenizations/${flowId}/authorization`, { authorization_token: authorizationToken, session_id: started.body.session_id });
+    const submitted = await http('POST', `${stack.apiUrl}/v1/tokenizations/${flowId}/authorization`, {
+      authorization_token: authorizationToken,
+      session_id: started.body.session_id,
+    });
+    expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
     const done = await eventually(async () => {
       const r = await http('GET', `${stack.apiUrl}/v1/tokenizations/${flowId}`);
       return r.body?.state === 'COMPLETED' ? r.body : undefined;
     }, 'the flow to complete');
+    expect(done.authorization.source).toBe('checkout');
     await stack.temporal.workflow.getHandle(flowId).result();
     const tokenDoc = await stack.mongo.db.collection<CustomerTokenDocument>(collections.customerTokens).findOne({ _id: done.customer_token.token_ref });
     const customerToken = stack.vault.open(tokenDoc!.token);
 
     const events = await rawHistory(flowId);
-    expect(events.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
+    expect(events.at(-1)?.eventType).toBe(protos.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+    expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(1);
     const raw = Buffer.from(protos.temporal.api.history.v1.History.encode({ events }).finish());
     const secrets = {
       'authorization token': authorizationToken,
@@ -89,9 +98,15 @@ describe('workflow history encryption', () => {
     expect(raw.includes(customerToken), 'the customer token never enters the history').toBe(false);
 
     // Every payload the SDK encodes is encrypted. Plain are only search attributes (the server
-    // indexes them) and patched() markers, which the SDK's core writes (a patch id, nothing else).
+    // indexes them), patched() markers (a patch id, nothing else) and a local activity marker's
+    // `data` (the SDK's core writes it: sequence number, activity type, times); the local
+    // activity's result goes through the codec like any other.
     const found = events.flatMap((event) =>
-      payloadsIn(event).map((p) => ({ ...p, coreMarker: event.markerRecordedEventAttributes?.markerName === 'core_patch' })),
+      payloadsIn(event).map((p) => {
+        const marker = event.markerRecordedEventAttributes?.markerName;
+        const coreMarker = marker === 'core_patch' || (marker === 'core_local_activity' && /\.details\.data\.payloads$/.test(p.path));
+        return { ...p, coreMarker };
+      }),
     );
     const plain = found.filter(({ payload }) => text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING);
     for (const { path, coreMarker, payload } of plain) {

@@ -10,6 +10,7 @@ import { customerTokensRepository } from '../../persistence/customer-tokens-repo
 import { callbackSecretFor } from '../../klarna/callback-auth.js';
 import { flowsRepository } from '../../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../../persistence/klarna-events-repository.js';
+import { ordersRepository } from '../../persistence/orders-repository.js';
 import { connectMongo, type Mongo } from '../../persistence/mongo.js';
 import { createTokenVault } from '../../persistence/token-vault.js';
 import { http, simulatorCredentials } from '../harness/app-stack.js';
@@ -39,6 +40,7 @@ function activities(credentials = simulatorCredentials, baseUrl = simulator.url)
     customerTokens: customerTokensRepository(mongo.db),
     flows: flowsRepository(mongo.db),
     events: klarnaEventsRepository(mongo.db),
+    orders: ordersRepository(mongo.db),
     callbacks,
   });
 }
@@ -72,6 +74,14 @@ async function authorize(sessionId: string): Promise<string> {
   return r.body.authorization_token;
 }
 
+/** The customer token Klarna (the simulator) made from an authorization, from its own records. */
+async function klarnaTokenFor(sessionId: string, authorizationToken: string): Promise<string | undefined> {
+  const r = await http('GET', `${simulator.url}/_sim/sessions/${sessionId}`);
+  expect(r.status).toBe(200);
+  const authorizations = r.body.authorizations as { authorization_token: string; customer_token_id?: string }[];
+  return authorizations.find((a) => a.authorization_token === authorizationToken)?.customer_token_id;
+}
+
 const tokenInput = (flowId: string, authorizationToken: string, idempotencyKey = randomUUID()) => ({
   flow_id: flowId,
   authorization_token: authorizationToken,
@@ -86,10 +96,9 @@ describe('tokenize activities', () => {
   it('creates a tokenize session whose authorization callback points back at this flow', async () => {
     const flowId = `tokenize-${randomUUID()}`;
     const created = await run(activities().createPaymentSession, { flow_id: flowId, intent: 'tokenize' as const, session, idempotency_key: randomUUID() });
-    expect(created.client_token).toEqual(expect.any(String));
     const atKlarna = await http('GET', `${simulator.url}/payments/v1/sessions/${created.session_id}`, undefined, { authorization: basic });
     expect(atKlarna.status).toBe(200);
-    expect(atKlarna.body.intent).toBe('tokenize');
+    expect(atKlarna.body).toMatchObject({ intent: 'tokenize', client_token: created.client_token, order_amount: session.order_amount });
     const callbackUrl = new URL(atKlarna.body.merchant_urls.authorization);
     expect(callbackUrl.pathname).toBe(`/klarna/callbacks/authorization/${flowId}`);
     // The flow's own secret, not the configured one: a URL from one flow cannot post into another.
@@ -113,6 +122,9 @@ describe('tokenize activities', () => {
     const docs = await mongo.db.collection('customer_tokens').find({ flow_id: flowId }).toArray();
     expect(docs).toHaveLength(1);
     const token = vault.open(docs[0]!.token);
+    // The stored token is the one Klarna made from this authorization.
+    expect(await klarnaTokenFor(session_id, authorizationToken)).toBe(token);
+    expect(docs[0]).toMatchObject({ _id: first.token_ref, session_id, merchant_reference: 'ref-1', token_last4: token.slice(-4), status: 'ACTIVE' });
     expect(first.token_ref).toBe(vault.reference(token));
     expect(first.masked).toBe(`…${token.slice(-4)}`);
     // What goes into workflow history is sealed, never the token itself.
@@ -148,9 +160,12 @@ describe('tokenize activities', () => {
       purchase_country: 'SE', purchase_currency: 'SEK', locale: 'sv-SE', description: 'Coffee subscription', intended_use: 'SUBSCRIPTION',
     }, { authorization: basic });
     expect(withoutKey.status).toBe(403);
-    expect(retried.token_ref).toMatch(/^ctok_[0-9a-f]{32}$/);
+    // The retry got the token Klarna made on the call whose reply was lost: Klarna made one.
+    const made = await klarnaTokenFor(session_id, authorizationToken);
+    expect(vault.open(retried.sealed_token)).toBe(made);
+    expect(retried.token_ref).toBe(vault.reference(made!));
     const again = await run(acts.createCustomerToken, input);
-    expect(again.token_ref).toBe(retried.token_ref);
+    expect(vault.open(again.sealed_token)).toBe(made);
   });
 
   it('fails for good, typed, when the authorization is older than 60 minutes', async () => {
@@ -162,7 +177,12 @@ describe('tokenize activities', () => {
     const failure = await failureOf(run(acts.createCustomerToken, tokenInput(flowId, authorizationToken)));
     expect(failure.type).toBe('Klarna.authorization_not_found');
     expect(failure.nonRetryable).toBe(true);
-    expect(failure.details?.[0]).toMatchObject({ http_status: 404, error_code: 'NOT_FOUND', correlation_id: expect.any(String) });
+    // Klarna's correlation id of that very call, as the simulator recorded it.
+    const calls = ((await http('GET', `${simulator.url}/_sim/requests?method=POST`)).body as { path: string; correlation_id: string }[]).filter(
+      (r) => r.path === `/payments/v1/authorizations/${authorizationToken}/customer-token`,
+    );
+    expect(calls).toHaveLength(1);
+    expect(failure.details?.[0]).toMatchObject({ http_status: 404, error_code: 'NOT_FOUND', correlation_id: calls[0]!.correlation_id });
     expect(await customerTokensRepository(mongo.db).findByFlowId(flowId)).toBeNull();
   });
 

@@ -39,7 +39,7 @@ describe('POST /payments/v1/authorizations/{t}/customer-token', () => {
     const { authorizationToken } = await authorizedSession(c, {}, { payment_method_type: 'DIRECT_DEBIT' });
     const r = await c.klarna('POST', tokenPath(authorizationToken), customerTokenBody());
     const token = await c.klarna('GET', `/customer-token/v1/tokens/${r.body.token_id}`);
-    expect(token.body).toEqual({ status: 'ACTIVE', payment_method_type: 'DIRECT_DEBIT', direct_debit: { masked_number: expect.any(String) } });
+    expect(token.body).toEqual({ status: 'ACTIVE', payment_method_type: 'DIRECT_DEBIT', direct_debit: { masked_number: expect.stringMatching(/^\*+\d{4}$/) } });
   });
 
   it('works for buy_and_tokenize too', async () => {
@@ -123,9 +123,19 @@ describe('POST /payments/v1/authorizations/{t}/customer-token', () => {
   it('a re-authorized session has a new token, and each authorization can make its own customer token', async () => {
     const { sessionId, authorizationToken: first } = await authorizedSession(c);
     const again = await c.control('POST', `/sessions/${sessionId}/authorize`, {});
-    expect(again.body.authorization_token).not.toBe(first);
+    const second: string = again.body.authorization_token;
+    expect(second).not.toBe(first);
     const a = await c.klarna('POST', tokenPath(first), customerTokenBody());
     expect(a.status).toBe(200);
+    const b = await c.klarna('POST', tokenPath(second), customerTokenBody());
+    expect(b.status, JSON.stringify(b.body)).toBe(200);
+    expect(b.body.token_id).not.toBe(a.body.token_id);
+    // Klarna's records: each authorization made its own token.
+    const recorded = (await c.control('GET', `/sessions/${sessionId}`)).body.authorizations;
+    expect(recorded.map((r: { authorization_token: string; customer_token_id?: string }) => [r.authorization_token, r.customer_token_id])).toEqual([
+      [first, a.body.token_id],
+      [second, b.body.token_id],
+    ]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildKlarnaSimulator } from '../../klarna-simulator/server.js';
-import { basicAuth, call, credentials, expectKlarnaError, sessionBody, startReceiver, startSim, until, useSimulator, type ReceiverAnswer } from './helpers.js';
+import { basicAuth, call, credentials, expectCorrelationId, expectKlarnaError, sessionBody, startReceiver, startSim, until, useSimulator, type ReceiverAnswer } from './helpers.js';
 
 // The /_sim controls: shopper authorization and its callback, purchase page, request log, clock, reset.
 
@@ -28,10 +28,15 @@ describe('POST /_sim/sessions/{id}/authorize', () => {
     const id = await newSession();
     const r = await c.control('POST', `/sessions/${id}/authorize`);
     expect(r.status).toBe(200);
-    expect(r.headers.get('klarna-correlation-id')).toEqual(expect.any(String));
+    expectCorrelationId(r);
     expect(r.body).toEqual({ approved: true, authorization_token: expect.stringMatching(/^[0-9a-f-]{36}$/), session_id: id, expires_at: expect.any(String) });
+    // Exactly 60 minutes after the authorization, on the simulator clock.
+    const [authorization] = (await c.control('GET', `/sessions/${id}`)).body.authorizations;
+    expect(authorization).toMatchObject({ authorization_token: r.body.authorization_token, expires_at: r.body.expires_at });
+    expect(Date.parse(r.body.expires_at) - Date.parse(authorization.authorized_at)).toBe(60 * 60_000);
     const now = (await c.control('GET', '/clock')).body.now;
     expect(Date.parse(r.body.expires_at) - Date.parse(now)).toBeGreaterThan(59 * 60_000);
+    expect(Date.parse(r.body.expires_at) - Date.parse(now)).toBeLessThanOrEqual(60 * 60_000);
   });
 
   it('decline → 200 {approved:false} and no token', async () => {
@@ -236,9 +241,10 @@ describe('inspection and token controls', () => {
   it('GET /_sim/sessions/{id}: the session plus session_id, order_id, expired and its authorizations; 404 unknown', async () => {
     const id = await newSession({ intent: 'buy_and_tokenize' });
     const a = await c.control('POST', `/sessions/${id}/authorize`, { payment_method_type: 'INVOICE', fraud_status: 'PENDING' });
-    await c.klarna('POST', `/payments/v1/authorizations/${a.body.authorization_token}/customer-token`, {
+    const token = await c.klarna('POST', `/payments/v1/authorizations/${a.body.authorization_token}/customer-token`, {
       purchase_country: 'SE', purchase_currency: 'SEK', locale: 'sv-SE', description: 'd', intended_use: 'SUBSCRIPTION',
     });
+    expect(token.status).toBe(200);
     const r = await c.control('GET', `/sessions/${id}`);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({
@@ -249,11 +255,11 @@ describe('inspection and token controls', () => {
       authorizations: [
         {
           authorization_token: a.body.authorization_token,
-          authorized_at: expect.any(String),
+          authorized_at: new Date(Date.parse(a.body.expires_at) - 60 * 60_000).toISOString(),
           expires_at: a.body.expires_at,
           payment_method_type: 'INVOICE',
           fraud_status: 'PENDING',
-          customer_token_id: expect.any(String),
+          customer_token_id: token.body.token_id,
           released: false,
         },
       ],

@@ -70,10 +70,19 @@ describe('POST /_sim/faults', () => {
 
   it('status after processing: the session exists although the caller saw a 500', async () => {
     await c.control('POST', '/faults', { path: '/payments/v1/sessions', status: 500, phase: 'after', count: 1 });
-    const r = await createSession();
+    const headers = { 'Klarna-Idempotency-Key': randomUUID() };
+    const r = await c.klarna('POST', '/payments/v1/sessions', sessionBody(), headers);
     expectKlarnaError(r, 500, 'INTERNAL_SERVER_ERROR');
     const log = (await c.control('GET', '/requests')).body;
     expect(log[0]).toMatchObject({ status: 500, fault: 'status-after' });
+    // It was processed: the retry with the same key replays the session made then (no new one),
+    // and that session can be read.
+    const retry = await c.klarna('POST', '/payments/v1/sessions', sessionBody(), headers);
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('x-sim-idempotent-replay')).toBe('true');
+    const read = await c.klarna('GET', `/payments/v1/sessions/${retry.body.session_id}`);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ merchant_reference1: sessionBody().merchant_reference1, status: 'incomplete' });
   });
 
   it('without count a fault stays until removed; DELETE one or all', async () => {

@@ -36,9 +36,9 @@ describe('POST /hpp/v1/sessions', () => {
     const kpId = await kpSession();
     const r = await hppSession(kpId);
     expectCorrelationId(r);
+    expect(r.body.session_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(r.body).toMatchObject({
-      session_id: expect.any(String),
-      session_url: expect.stringMatching(/\/hpp\/v1\/sessions\/[0-9a-f-]{36}$/),
+      session_url: expect.stringMatching(new RegExp(`/hpp/v1/sessions/${r.body.session_id}$`)),
       redirect_url: `${c.url}/_sim/hpp/${r.body.session_id}`,
       qr_code_url: expect.any(String),
       distribution_url: expect.any(String),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { authorizedSession, customerToken, customerTokenBody, expectKlarnaError, sessionBody, tokenOrderBody, useSimulator } from './helpers.js';
+import { authorizedSession, customerToken, customerTokenBody, expectKlarnaError, sessionBody, tokenOrderBody, until, useSimulator } from './helpers.js';
 
 // Klarna-Idempotency-Key on every Klarna POST/PATCH (facts §5), beyond the token-order cases.
 
@@ -56,17 +56,24 @@ describe('Klarna-Idempotency-Key on other calls', () => {
     expectKlarnaError(await c.klarna('POST', `/customer-token/v1/tokens/${tokenId}/order`, tokenOrderBody(), withKey(key)), 409, 'BAD_VALUE');
   });
 
-  it('concurrent requests with one key: the second waits for the first and replays it (one order)', async () => {
+  it('a retry sent while the first answer is still on its way is a replay of it (one order)', async () => {
     const { tokenId } = await customerToken(c);
-    await c.control('POST', '/faults', { path: '/customer-token/v1/tokens/*/order', latencyMs: 300, phase: 'after', count: 1 });
+    await c.control('POST', '/faults', { path: '/customer-token/v1/tokens/*/order', latencyMs: 1_000, phase: 'after', count: 1 });
     const key = randomUUID();
-    const [a, b] = await Promise.all([
-      c.klarna('POST', `/customer-token/v1/tokens/${tokenId}/order`, tokenOrderBody(), withKey(key)),
-      new Promise((r) => setTimeout(r, 50)).then(() => c.klarna('POST', `/customer-token/v1/tokens/${tokenId}/order`, tokenOrderBody(), withKey(key))),
-    ]);
+    const first = c.klarna('POST', `/customer-token/v1/tokens/${tokenId}/order`, tokenOrderBody(), withKey(key));
+    // The first is processed (its order exists) and its answer held back: only then the retry.
+    const [placed] = await until(async () => {
+      const orders = (await c.control('GET', '/orders')).body as { order_id: string }[];
+      return orders.length ? orders : undefined;
+    }, 'the first order');
+    const retry = await c.klarna('POST', `/customer-token/v1/tokens/${tokenId}/order`, tokenOrderBody(), withKey(key));
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('x-sim-idempotent-replay')).toBe('true');
+    expect(retry.body.order_id).toBe(placed!.order_id);
+    const a = await first;
     expect(a.status).toBe(200);
-    expect(b.status).toBe(200);
-    expect(b.body.order_id).toBe(a.body.order_id);
+    expect(a.headers.get('x-sim-idempotent-replay')).toBeNull();
+    expect(a.body.order_id).toBe(placed!.order_id);
     expect((await c.control('GET', '/orders')).body).toHaveLength(1);
   });
 

@@ -286,8 +286,9 @@ describe('POST /_sim/tokens', () => {
     const r = await c.control('POST', '/tokens', { purchase_currency: 'EUR', purchase_country: 'DE', payment_method_type: 'INVOICE' });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ token_id: expect.any(String), status: 'ACTIVE', payment_method_type: 'INVOICE' });
-    expect((await charge(r.body.token_id, tokenOrderBody({ purchase_currency: 'EUR' }))).body.authorized_payment_method).toEqual({ type: 'invoice' });
+    const charged = await charge(r.body.token_id, tokenOrderBody({ purchase_currency: 'EUR' }));
+    expect(charged.body.authorized_payment_method).toEqual({ type: 'invoice' });
     const full = await c.control('GET', `/tokens/${r.body.token_id}`);
-    expect(full.body).toMatchObject({ token_id: r.body.token_id, purchase_currency: 'EUR', order_ids: [expect.any(String)] });
+    expect(full.body).toMatchObject({ token_id: r.body.token_id, purchase_currency: 'EUR', order_ids: [charged.body.order_id] });
   });
 });

@@ -95,9 +95,19 @@ describe('source watcher', () => {
     tree({ 'a/x.ts': '' });
     const batches = watchTree(50);
     watcher!.close();
-    write('a/x.ts');
-    await sleep(300);
-    expect(batches).toEqual([]);
+    // A second watcher on the same tree, left open, shows the write is one a watcher reports: the
+    // closed one stays silent because it is closed, not because nothing happened.
+    const open: string[][] = [];
+    const control = watchSources({ root, debounceMs: 50, onChange: (files) => open.push(files) });
+    try {
+      write('a/x.ts');
+      await until(() => open.length > 0);
+      await sleep(200); // past the closed watcher's debounce
+      expect(open).toEqual([['a/x.ts']]);
+      expect(batches).toEqual([]);
+    } finally {
+      control.close();
+    }
   });
 
   it('classifies paths', () => {

@@ -64,7 +64,9 @@ describe('Klarna error taxonomy', () => {
   });
 
   it('round-trips kinds through Temporal failure types', () => {
-    expect(kindFromFailureType(klarnaFailureType('token_suspended'))).toBe('token_suspended');
+    // The failure type is stored in workflow histories: its spelling is fixed.
+    expect(klarnaFailureType('token_suspended')).toBe('Klarna.token_suspended');
+    for (const kind of Object.keys(klarnaErrorKinds) as KlarnaErrorKind[]) expect(kindFromFailureType(klarnaFailureType(kind)), kind).toBe(kind);
     expect(kindFromFailureType('Klarna.nonsense')).toBeUndefined();
     expect(kindFromFailureType('OtherError')).toBeUndefined();
   });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createTokenVault, maskToken } from '../../persistence/token-vault.js';
 
@@ -22,9 +22,16 @@ describe('token vault', () => {
   });
 
   it('gives a stable reference that depends on the key', () => {
-    expect(vault.reference(token)).toBe(vault.reference(token));
-    expect(vault.reference(token)).toMatch(/^ctok_[0-9a-f]{32}$/);
-    expect(createTokenVault(randomBytes(32)).reference(token)).not.toBe(vault.reference(token));
+    // token_ref is the stored document's _id: a vault built again from the same key (a restart,
+    // another process) must name the token the same way, by the documented derivation
+    // (HMAC-SHA256 under an HKDF-SHA256 subkey, info "klarna-token-sagas/ref", 32 hex characters).
+    const masterKey = randomBytes(32);
+    const refKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'klarna-token-sagas/ref', 32));
+    const expected = `ctok_${createHmac('sha256', refKey).update(token).digest('hex').slice(0, 32)}`;
+    expect(createTokenVault(masterKey).reference(token)).toBe(expected);
+    expect(createTokenVault(Buffer.from(masterKey)).reference(token)).toBe(expected);
+    expect(createTokenVault(masterKey).reference(`${token}x`)).not.toBe(expected);
+    expect(createTokenVault(randomBytes(32)).reference(token)).not.toBe(expected);
     expect(maskToken(token)).toBe('…9e00');
   });
 

@@ -42,8 +42,24 @@ describe('saved workflow histories replay on the current code', () => {
         // The frozen v1 code (workflows/legacy/), before and after the payload codec.
         'tokenizeWorkflow-v1-completed-with-duplicates.json',
         'tokenizeWorkflow-unencrypted-completed-with-duplicates.json',
+        'chargeWorkflow-completed.json',
+        'chargeWorkflow-completed-after-lost-reply.json',
+        'chargeWorkflow-failed-token-cancelled.json',
+        'chargeWorkflow-failed-step-up-required.json',
+        'chargeWorkflow-failed-deadline.json',
       ]),
     );
+  });
+
+  it('has a history for every terminal path of the buy-and-tokenize flow, each partial outcome included', () => {
+    const states = ['completed', 'completed-without-token', 'failed-token-refused', 'failed-order-refused-token-cancelled', 'expired-between-token-and-order'];
+    const more = ['expired-before-token', 'abandoned', 'cancelled-shopper-declined', 'failed-session-creation', 'completed-from-inbox'];
+    expect(files).toEqual(expect.arrayContaining([...states, ...more].map((path) => `buyAndTokenizeWorkflow-${path}.json`)));
+  });
+
+  it('has a history for every way a subscription run ends', () => {
+    const ends = ['cancelled', 'cancelled-by-dunning', 'continued-as-new'];
+    expect(files).toEqual(expect.arrayContaining(ends.map((end) => `subscriptionWorkflow-${end}.json`)));
   });
 
   it('keeps histories from before the payload codec (unencrypted) and encrypted ones', () => {
@@ -55,14 +71,27 @@ describe('saved workflow histories replay on the current code', () => {
     }
   });
 
-  it('covers both code paths: the current one (patch marker first) and the frozen v1 one (no marker)', () => {
+  it('covers both tokenize code paths: the current one (patch marker first) and the frozen v1 one (no marker)', () => {
     const legacy = (f: string) => f.includes('-unencrypted-') || f.includes('-v1-');
-    for (const file of files) {
+    for (const file of files.filter((f) => f.startsWith('tokenizeWorkflow-'))) {
       const events = (JSON.parse(readFileSync(join(historiesDir, file), 'utf8')) as { events: { eventType: string }[] }).events;
       const firstCommand = events.find((e) => !/WORKFLOW_(EXECUTION_STARTED|TASK_)/.test(e.eventType))?.eventType;
       expect(firstCommand === 'EVENT_TYPE_MARKER_RECORDED', `${file}: patch marker first`).toBe(!legacy(file));
     }
     expect(files.filter(legacy).length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('covers status writes before (remote activity) and after the local-status-writes patch (local activity)', () => {
+    // Files with a version tag were captured before the patch; the untagged ones are current.
+    const beforePatch = (f: string) => /-(unencrypted|v1|v2)-/.test(f);
+    const remoteStatusWrites = (file: string) => {
+      const raw = readFileSync(join(historiesDir, file), 'utf8');
+      return /"activityType":\{"name":"(recordFlowStatus|recordFlowState)"\}/.test(raw.replace(/\s+/g, ''));
+    };
+    const checked = files.filter((f) => f.startsWith('tokenizeWorkflow-') || f.startsWith('chargeWorkflow-'));
+    for (const file of checked) expect(remoteStatusWrites(file), `${file}: remote status writes`).toBe(beforePatch(file));
+    expect(checked.filter(beforePatch).length).toBeGreaterThanOrEqual(20);
+    expect(checked.filter((f) => !beforePatch(f)).length).toBeGreaterThanOrEqual(13);
   });
 
   it.each(files)('%s', async (file) => {

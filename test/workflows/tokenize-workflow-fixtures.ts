@@ -87,14 +87,22 @@ export function klarnaRefusal(details: Pick<KlarnaErrorDetails, 'kind' | 'operat
     });
 }
 
-/** Waits (in real time, polling the query) until the flow shows `state`. */
-export async function untilState(handle: { query: (q: typeof tokenizeStatusQuery) => Promise<TokenizeStatus> }, state: TokenizeStatus['state']) {
+type StatusHandle = { query: (q: typeof tokenizeStatusQuery) => Promise<TokenizeStatus> };
+
+/** Waits (in real time, polling the query) until the flow's status satisfies `done`; throws if it never does. */
+export async function untilStatus(handle: StatusHandle, done: (status: TokenizeStatus) => boolean, what: string) {
+  let status: TokenizeStatus | undefined;
   for (let i = 0; i < 200; i++) {
-    const status = await handle.query(tokenizeStatusQuery);
-    if (status.state === state) return status;
+    status = await handle.query(tokenizeStatusQuery);
+    if (done(status)) return status;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`flow never reached ${state}`);
+  throw new Error(`flow never showed ${what}; last status: ${JSON.stringify(status)}`);
+}
+
+/** Waits (in real time, polling the query) until the flow shows `state`. */
+export function untilState(handle: StatusHandle, state: TokenizeStatus['state']) {
+  return untilStatus(handle, (status) => status.state === state, state);
 }
 
 const silent = () => {};

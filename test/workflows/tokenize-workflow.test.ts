@@ -6,7 +6,7 @@ import type { TokenizeStatus } from '../../contracts/flow-status.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
 import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { shopperAuthorizedSignal, tokenizeStatusQuery } from '../../workflows/definitions.js';
-import { bundleWorkflows, fakeCreatedToken, fakeTokenizeActivities, klarnaRefusal, tokenizeInput, untilState } from './tokenize-workflow-fixtures.js';
+import { bundleWorkflows, fakeCreatedToken, fakeTokenizeActivities, klarnaRefusal, tokenizeInput, untilState, untilStatus } from './tokenize-workflow-fixtures.js';
 
 // Orchestration only: the activities are fakes recording their calls; time is skipped by the
 // Temporal test server, so 30-minute and 60-minute timers take milliseconds.
@@ -107,13 +107,14 @@ describe('tokenize workflow', () => {
       const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       await untilState(handle, 'AWAITING_AUTHORIZATION');
       await handle.signal(shopperAuthorizedSignal, { authorization_token: 'bogus', session_id: 'sess-1', source: 'checkout' });
-      // Back to waiting once Klarna refused the bogus one, with the rejection counted.
-      for (let i = 0; i < 200 && (await handle.query(tokenizeStatusQuery)).rejected_authorizations !== 1; i++) await new Promise((r) => setTimeout(r, 25));
-      const between = await handle.query(tokenizeStatusQuery);
+      // Back to waiting once Klarna refused the bogus one, with the rejection counted (fails when
+      // the flow never counts it, instead of going on after a while as if it had).
+      const between = await untilStatus(handle, (s) => s.rejected_authorizations === 1, 'the rejection counted');
       await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' });
       return { between, final: (await handle.result()) as TokenizeStatus };
     });
-    expect(status.between.state).toBe('AWAITING_AUTHORIZATION');
+    expect(status.between).toMatchObject({ state: 'AWAITING_AUTHORIZATION', rejected_authorizations: 1, ignored_authorizations: 0 });
+    expect(status.between.authorization).toBeUndefined();
     expect(status.final.state).toBe('COMPLETED');
     expect(status.final.rejected_authorizations).toBe(1);
     expect(status.final.authorization?.source).toBe('klarna_callback');
@@ -244,19 +245,27 @@ describe('tokenize workflow', () => {
     expect(status.failure).toMatchObject({ kind: 'authorization_not_found', klarna_error_code: 'NOT_FOUND', klarna_correlation_id: 'corr-1' });
   });
 
-  it('ends FAILED with the Klarna reason when the token is refused (intent buy → INVALID_OPERATION)', async () => {
+  // The flow's sessions always have intent tokenize, so Klarna's "intent buy" refusal cannot reach
+  // it; INVALID_OPERATION can: an authorization already turned into a token (e.g. by another flow).
+  it('ends FAILED with the Klarna reason when the token is refused (authorization already consumed → INVALID_OPERATION), without retrying', async () => {
     const fake = fakeTokenizeActivities({
       createCustomerToken: klarnaRefusal({
         kind: 'invalid_operation',
         operation: 'create_customer_token',
         httpStatus: 403,
         errorCode: 'INVALID_OPERATION',
-        errorMessages: ['Not allowed to create customer tokens for intent buy.'],
+        errorMessages: ['Authorization token already consumed'],
+        correlationId: 'corr-consumed',
       }),
     });
     const status = await authorizedFlow(fake.activities, 'checkout');
     expect(status.state).toBe('FAILED');
-    expect(status.failure).toMatchObject({ kind: 'invalid_operation', klarna_error_code: 'INVALID_OPERATION' });
+    expect(status.failure).toMatchObject({ kind: 'invalid_operation', klarna_error_code: 'INVALID_OPERATION', klarna_correlation_id: 'corr-consumed' });
+    expect(status.customer_token).toBeUndefined();
+    // A final answer: one attempt, nothing vaulted, the outcome stored.
+    expect(fake.calls.filter((c) => c.name === 'createCustomerToken')).toHaveLength(1);
+    expect(fake.calls.some((c) => c.name === 'vaultCustomerToken')).toBe(false);
+    expect(fake.recorded.at(-1)).toMatchObject({ state: 'FAILED', failure: { kind: 'invalid_operation' } });
   });
 
   it('ends FAILED when the Klarna session cannot be created, without waiting for the shopper', async () => {
@@ -270,6 +279,10 @@ describe('tokenize workflow', () => {
     });
     expect(status.state).toBe('FAILED');
     expect(status.session_id).toBeUndefined();
-    expect(status.failure?.kind).toBe('invalid_request');
+    expect(status.failure).toMatchObject({ kind: 'invalid_request', klarna_error_code: 'BAD_VALUE' });
+    // It never waited: no AWAITING_AUTHORIZATION stored, no inbox read, no timer run out.
+    expect(fake.recorded.map((s) => s.state)).toEqual(['FAILED']);
+    expect(fake.calls.map((c) => c.name)).toEqual(['createPaymentSession', 'recordFlowStatus']);
+    expect(Date.parse(status.updated_at) - Date.parse(status.started_at)).toBeLessThan(60_000);
   });
 });
