@@ -1,11 +1,12 @@
 import { createBuyAndTokenizeActivities, type BuyAndTokenizeActivityDeps } from './buy-and-tokenize-activities.js';
 import { createChargeActivities, type ChargeActivityDeps } from './charge-activities.js';
 import { createFlowStorageActivities, type FlowStorageActivityDeps } from './flow-storage-activities.js';
+import { createMerchantNotificationActivities, type MerchantNotificationDeps } from './merchant-notification-activities.js';
 import { createStepUpActivities } from './step-up-activities.js';
 import { createSubscriptionActivities } from './subscription-activities.js';
 import { createTokenizeActivities, type TokenizeActivityDeps } from './tokenize-activities.js';
 
-export type ActivityDeps = TokenizeActivityDeps & FlowStorageActivityDeps & ChargeActivityDeps & BuyAndTokenizeActivityDeps;
+export type ActivityDeps = TokenizeActivityDeps & FlowStorageActivityDeps & ChargeActivityDeps & BuyAndTokenizeActivityDeps & MerchantNotificationDeps;
 
 /** Every activity the worker registers, wired to injected dependencies (real or fake in tests). */
 export function createActivities(deps: ActivityDeps) {
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createChargeActivities(deps),
     ...createBuyAndTokenizeActivities(deps),
     ...createSubscriptionActivities(deps),
+    ...createMerchantNotificationActivities(deps),
     ...createStepUpActivities(deps),
   };
 }

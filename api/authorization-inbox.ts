@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { isTerminalBuyAndTokenizeState, type BuyAndTokenizeState } from '../contracts/buy-and-tokenize.js';
 import { isTerminalTokenizeState, type FlowStatusBase, type TokenizeState } from '../contracts/flow-status.js';
+import { isTerminalStepUpState, type StepUpState } from '../contracts/step-up.js';
 import type { ShopperAuthorization } from '../contracts/tokenize.js';
 import type { KlarnaEventDocument, KlarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import type { TokenVault } from '../persistence/token-vault.js';
@@ -22,9 +23,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** Whether a stored flow has ended, by its flow type (the flows that take authorizations). */
 const hasEnded = (status: FlowStatusBase) =>
-  status.flow_type === 'buy_and_tokenize'
-    ? isTerminalBuyAndTokenizeState(status.state as BuyAndTokenizeState)
-    : isTerminalTokenizeState(status.state as TokenizeState);
+  status.flow_type === 'step_up'
+    ? isTerminalStepUpState(status.state as StepUpState)
+    : status.flow_type === 'buy_and_tokenize'
+      ? isTerminalBuyAndTokenizeState(status.state as BuyAndTokenizeState)
+      : isTerminalTokenizeState(status.state as TokenizeState);
 
 export const authorizationEventId = (flowId: string, authorizationToken: string) =>
   `auth_${createHash('sha256').update(`${flowId}:${authorizationToken}`).digest('hex').slice(0, 40)}`;

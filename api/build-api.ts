@@ -8,6 +8,7 @@ import { maxBuyAndTokenizeFlowIdLength } from '../contracts/buy-and-tokenize.js'
 import { maxFlowIdLength } from '../contracts/tokenize.js';
 import type { CustomerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import type { FlowsRepository } from '../persistence/flows-repository.js';
+import type { MerchantEventsRepository } from '../persistence/merchant-events-repository.js';
 import type { KlarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import type { TokenVault } from '../persistence/token-vault.js';
 import { bearerAuth } from './plugins/bearer-auth.js';
@@ -18,10 +19,13 @@ import { buyAndTokenizeRoutes } from './routes/buy-and-tokenize.js';
 import { codecRoutes } from './routes/codec.js';
 import { chargeFlows } from './charge-flows.js';
 import { chargeRoutes } from './routes/charges.js';
+import { hppStatusCallbackRoutes, stepUpRoutes } from './routes/step-up.js';
+import { stepUpFlows } from './step-up-flows.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
 import { subscriptionFlows } from './subscription-flows.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { flowListRoutes } from './routes/flows.js';
+import { merchantEventRoutes } from './routes/merchant-events.js';
 import { healthRoutes } from './routes/health.js';
 import { klarnaCallbackRoutes } from './routes/klarna-callbacks.js';
 import { tokenizationRoutes } from './routes/tokenizations.js';
@@ -35,6 +39,8 @@ export interface ApiDeps {
   flows: FlowsRepository;
   events: KlarnaEventsRepository;
   customerTokens: CustomerTokensRepository;
+  /** Outbound merchant notifications and their delivery log. */
+  merchantEvents: MerchantEventsRepository;
   vault: TokenVault;
   callbackSecret: string;
   /** CALLBACK_SECRET_PREVIOUS: during a rotation, callbacks under the previous secret still authenticate. */
@@ -114,10 +120,18 @@ export async function buildApi(deps: ApiDeps) {
   await app.register(buyAndTokenizeRoutes, { gateway, inbox, taskQueue: deps.taskQueue, defaultAbandonmentMs: deps.defaultAbandonmentMs, authenticate: bearerAuth(deps.authToken) });
   const charges = chargeFlows({ gateway, taskQueue: deps.taskQueue, customerTokens: deps.customerTokens });
   await app.register(chargeRoutes, { charges, authenticate: bearerAuth(deps.authToken) });
+  await app.register(stepUpRoutes, { stepUps: stepUpFlows({ gateway, taskQueue: deps.taskQueue }), inbox, authenticate: bearerAuth(deps.authToken) });
+  await app.register(hppStatusCallbackRoutes, {
+    gateway,
+    events: deps.events,
+    vault: deps.vault,
+    secret: deps.previousCallbackSecret ? [deps.callbackSecret, deps.previousCallbackSecret] : deps.callbackSecret,
+  });
   const subscriptions = subscriptionFlows({ gateway, taskQueue: deps.taskQueue, customerTokens: deps.customerTokens });
   await app.register(subscriptionRoutes, { subscriptions, authenticate: bearerAuth(deps.authToken) });
   await app.register(tokenRoutes, { gateway, taskQueue: deps.taskQueue, customerTokens: deps.customerTokens, flows: deps.flows, authenticate: bearerAuth(deps.authToken) });
   await app.register(flowListRoutes, { flows: deps.flows, authenticate: bearerAuth(deps.authToken) });
+  await app.register(merchantEventRoutes, { merchantEvents: deps.merchantEvents, authenticate: bearerAuth(deps.authToken) });
   await app.register(codecRoutes, { codec: deps.payloadCodec, authenticate: bearerAuth(deps.authToken), corsOrigins: deps.codecCorsOrigins ?? [] });
   return app;
 }

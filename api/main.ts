@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../config/env.js';
 import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { flowsRepository } from '../persistence/flows-repository.js';
+import { merchantEventsRepository } from '../persistence/merchant-events-repository.js';
 import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import { connectMongo } from '../persistence/mongo.js';
 import { createTokenVault } from '../persistence/token-vault.js';
@@ -22,6 +23,7 @@ const app = await buildApi({
   flows: flowsRepository(mongo.db),
   events: klarnaEventsRepository(mongo.db),
   customerTokens: customerTokensRepository(mongo.db),
+  merchantEvents: merchantEventsRepository(mongo.db),
   pingDatabase: () => mongo.db.command({ ping: 1 }),
   vault: createTokenVault(config.vault.encryptionKey, config.vault),
   callbackSecret: config.callbacks.secret,

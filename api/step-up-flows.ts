@@ -11,7 +11,8 @@ import {
   type StepUpInput,
   type StepUpStatus,
 } from '../contracts/step-up.js';
-import { chargeStatusQuery, IDEMPOTENCY_CONFLICT, stepUpSessionUpdate, stepUpStatusQuery } from '../workflows/definitions.js';
+import type { CancellationReason } from '../contracts/flow-status.js';
+import { cancelStepUpUpdate, chargeStatusQuery, IDEMPOTENCY_CONFLICT, NOT_CANCELLABLE, stepUpSessionUpdate, stepUpStatusQuery } from '../workflows/definitions.js';
 import { ApiError } from './errors.js';
 import { isTemporalUnavailable, requestFingerprint, temporarilyUnavailable, type FlowGateway } from './flow-gateway.js';
 
@@ -38,6 +39,29 @@ export function stepUpFlows(options: { gateway: FlowGateway; taskQueue: string }
     status,
     statusWhenChanged: (flowId: string, waitMs: number) =>
       gateway.readWhenChanged<StepUpStatus>(flowId, (handle) => handle.query(stepUpStatusQuery), waitMs, isTerminalStepUpState),
+
+    /** Ends a recovery still waiting for the shopper (shopper_declined → DECLINED, else CANCELLED); 409 once it is placing the order or has ended. */
+    async cancel(chargeId: string, reason: CancellationReason): Promise<StepUpStatus> {
+      const flowId = stepUpFlowId(chargeId);
+      const stored = await gateway.stored<StepUpStatus>(flowId);
+      if (stored && isTerminalStepUpState(stored.state)) {
+        throw new ApiError(409, 'not_cancellable', `The step-up recovery of ${chargeId} has ended (${stored.state}); it can no longer be cancelled.`);
+      }
+      try {
+        return await gateway.within(gateway.deadlines.startMs, () => client.workflow.getHandle(flowId).executeUpdate(cancelStepUpUpdate, { args: [{ reason }] }));
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === NOT_CANCELLABLE) {
+          throw new ApiError(409, 'not_cancellable', `The step-up recovery of ${chargeId} cannot be cancelled: ${err.cause.message}.`);
+        }
+        const current = await status(flowId).catch(() => undefined);
+        if (current === undefined && (await gateway.exists(flowId)) === false) throw new ApiError(404, 'not_found', `Charge ${chargeId} has no step-up recovery.`);
+        if (current && isTerminalStepUpState(current.state)) {
+          throw new ApiError(409, 'not_cancellable', `The step-up recovery of ${chargeId} has ended (${current.state}); it can no longer be cancelled.`);
+        }
+        if (isTemporalUnavailable(err)) throw temporarilyUnavailable('The flow');
+        throw err;
+      }
+    },
 
     /**
      * One recovery per charge (update-with-start on `stepup-<charge id>`): answers once the

@@ -97,7 +97,7 @@ export function subscriptionFlows(options: SubscriptionFlowsOptions) {
       }
       const id = subscriptionId(key);
       const fingerprint = requestFingerprint(body);
-      const input = subscriptionInputFromRequest(id, body, fingerprint);
+      const input = { ...subscriptionInputFromRequest(id, body, fingerprint), notify_merchant: true };
       let outcome: 'created' | 'existing' = 'created';
       try {
         await gateway.within(gateway.deadlines.startMs, () =>

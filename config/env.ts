@@ -205,6 +205,25 @@ const flowsSchema = z
   })
   .transform((v) => ({ abandonmentTimeoutMs: v.FLOW_ABANDONMENT_TIMEOUT }));
 
+// Outbound webhooks to the merchant (subscription and renewal events): where, and signed with what.
+// Several secrets during a rotation: the first signs, every one is sent (docs/flows.md).
+const commaList = z
+  .string()
+  .transform((v) => v.split(',').map((item) => item.trim()).filter(Boolean));
+const merchantWebhooksSchema = z
+  .object({
+    MERCHANT_WEBHOOK_URLS: commaList
+      .pipe(z.array(z.url({ protocol: /^https?$/ }).max(2000)).max(10, 'at most 10 endpoints'))
+      .default([]),
+    MERCHANT_WEBHOOK_SECRETS: commaList.pipe(z.array(z.string().min(16, 'each secret must be at least 16 characters')).max(5)).default([]),
+  })
+  .superRefine((v, ctx) => {
+    if (v.MERCHANT_WEBHOOK_URLS.length > 0 && v.MERCHANT_WEBHOOK_SECRETS.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['MERCHANT_WEBHOOK_SECRETS'], message: 'is required when MERCHANT_WEBHOOK_URLS is set (events are signed)' });
+    }
+  })
+  .transform((v) => ({ urls: v.MERCHANT_WEBHOOK_URLS, secrets: v.MERCHANT_WEBHOOK_SECRETS }));
+
 // Production mode: APP_ENV=production, or NODE_ENV=production when APP_ENV is not set (an explicit
 // APP_ENV=development wins). Development needs no configuration at all; production refuses to
 // start on anything only a development setup should have (productionRules below, SECURITY.md).
@@ -229,6 +248,7 @@ const sections = {
   api: apiSchema,
   logging: loggingSchema,
   flows: flowsSchema,
+  merchantWebhooks: merchantWebhooksSchema,
 } as const;
 
 type Sections = typeof sections;

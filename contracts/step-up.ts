@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { durationMs } from '../config/duration.js';
 import { chargeFlowIdPrefix, type ChargeInput } from './charge.js';
 import { maxIdempotencyKeyLength } from './tokenize.js';
-import { flowFailure } from './flow-status.js';
+import { cancellation, flowFailure } from './flow-status.js';
 
 // Step-up recovery (seed 000): after a token charge with the shopper present was refused with a
 // `step_up_id`, the shopper picks a new payment method in a new Klarna session (JS SDK widget or
@@ -31,7 +31,7 @@ export const startStepUpRequest = z.object({
     .optional(),
   /** How long the shopper may take (default 30m, 1m to 24h); then the recovery ends ABANDONED (or DECLINED after a decline). */
   shopper_timeout: durationMs.refine((ms) => ms >= 60_000 && ms <= 24 * 3_600_000, 'must be between 1m and 24h').optional(),
-});
+}).refine((body) => body.integration === 'hpp' || body.hpp === undefined, { path: ['hpp'], message: 'only with integration "hpp"' });
 export type StartStepUpRequest = z.infer<typeof startStepUpRequest>;
 
 export const stepUpState = z.enum([
@@ -94,6 +94,8 @@ export const stepUpStatus = z.object({
   /** The recovery's order (the failed charge's order), once placed. */
   order: stepUpOrder.optional(),
   failure: flowFailure.optional(),
+  /** Set when the checkout ended the recovery (POST …/step-up/cancel). */
+  cancellation: cancellation.optional(),
   /** Authorizations that arrived twice, for another session, or after the outcome. */
   ignored_authorizations: z.number().int(),
   /** HPP status updates that arrived twice, out of order, or after the outcome. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { DeliveryPolicy } from './merchant-events.js';
 import { nonBlankText } from './text.js';
 import { currencyCode, localeCode, minorUnits, orderLine } from '../klarna/payments-schemas.js';
 import type { BillingInterval } from './billing-calendar.js';
@@ -181,6 +182,10 @@ export interface SubscriptionInput {
   periods_per_run?: number;
   /** Retry deadline of each charge (default the charge's 10 min). */
   charge_retry_deadline_ms?: number;
+  /** Tell the merchant (outbound webhooks) about renewals and state changes; set by the API. */
+  notify_merchant?: boolean;
+  /** Retries of the merchant notifications this subscription emits (default: defaultDeliveryPolicy). */
+  notification_policy?: DeliveryPolicy;
   /** Set by continue-as-new. */
   carried?: { status: SubscriptionStatus; seq: number; resume_policy?: CatchUpPolicy };
 }

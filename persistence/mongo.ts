@@ -7,6 +7,8 @@ export const collections = {
   klarnaEvents: 'klarna_events',
   /** Orders placed from authorizations (buy and tokenize), `_id` = Klarna's order_id. */
   orders: 'orders',
+  /** Our outbound webhooks to the merchant and their delivery log, `_id` = event id. */
+  merchantEvents: 'merchant_events',
 } as const;
 
 export interface Mongo {
@@ -51,6 +53,7 @@ export async function ensureIndexes(db: Db): Promise<void> {
   await db.collection(collections.flows).createIndex({ state: 1, created_at: -1, _id: -1 }, { name: 'state_created' });
   await db.collection(collections.flows).createIndex({ flow_type: 1, created_at: -1, _id: -1 }, { name: 'flow_type_created' });
   await db.collection(collections.flows).createIndex({ 'status.token_ref': 1, created_at: -1 }, { name: 'charges_on_token' });
+  await db.collection(collections.merchantEvents).createIndex({ subscription_id: 1, created_at: -1 }, { name: 'events_by_subscription' });
   await db.collection(collections.klarnaEvents).createIndex({ flow_id: 1, received_at: 1 }, { name: 'flow_events' });
   // One order per buy-and-tokenize flow: a second order id for the same flow is refused.
   await db.collection(collections.orders).createIndex({ flow_id: 1 }, { unique: true, name: 'flow_id_unique' });

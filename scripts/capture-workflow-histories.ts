@@ -29,15 +29,19 @@ import {
 } from '../test/workflows/buy-and-tokenize-workflow-fixtures.js';
 import {
   cancelFlowUpdate,
+  cancelStepUpUpdate,
   cancelSubscriptionUpdate,
   changeSubscriptionUpdate,
   chargeNowUpdate,
   pauseSubscriptionUpdate,
   resumeSubscriptionUpdate,
+  hppStatusSignal,
   shopperAuthorizedSignal,
   subscriptionStatusQuery,
 } from '../workflows/definitions.js';
 import type { SubscriptionInput } from '../contracts/subscription.js';
+import type { HppSessionView, StepUpInput } from '../contracts/step-up.js';
+import { fakeStepUpActivities, hppView, stepUpInput, untilStepUp, type FakeStepUpActivities } from '../test/workflows/step-up-workflow-fixtures.js';
 import type { WorkflowHandle } from '@temporalio/client';
 
 // `npm run histories:capture`: runs each tokenize scenario once on the time-skipping test server
@@ -50,7 +54,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 // key of test/workflows/history-test-payload-keys.ts, which the replay test decrypts them with.
 
 const outDir = join(repoRoot, 'test', 'workflows', 'histories');
-/** `npm run histories:capture -- <tokenize|charge|buy_and_tokenize|subscription>` captures one workflow type's histories only. */
+/** `npm run histories:capture -- <tokenize|charge|buy_and_tokenize|subscription|step_up>` captures one workflow type's histories only. */
 const only = process.argv[2];
 
 interface Scenario {
@@ -310,6 +314,91 @@ try {
       return scenario.firstRun ? env.client.workflow.getHandle(flowId, handle.firstExecutionRunId).fetchHistory() : handle.fetchHistory();
     });
     await writeFile(join(outDir, `subscriptionWorkflow-${scenario.name}.json`), `${historyToJSON(history)}\n`);
+  }
+
+  // Step-up recovery (stepUpRecoveryWorkflow): every terminal path of both integrations.
+  const hppUpdate = (status: HppSessionView['status'], i: number, extra: Partial<HppSessionView> = {}) =>
+    hppView(status, { event_id: `evt-${i}`, updated_at: `2026-12-01T12:00:${String(i).padStart(2, '0')}Z`, ...extra });
+  const sdkAuth = (token: string, source: 'checkout' | 'klarna_callback') => async (handle: WorkflowHandle) => {
+    await handle.signal(shopperAuthorizedSignal, { authorization_token: token, session_id: 'sess-1', source });
+  };
+  const stepUpScenarios: {
+    name: string;
+    input?: Partial<StepUpInput>;
+    activities?: Partial<FakeStepUpActivities>;
+    hppLifetimeMs?: number;
+    steer?: (handle: WorkflowHandle) => Promise<void>;
+  }[] = [
+    {
+      name: 'sdk-completed',
+      steer: async (handle) => {
+        await sdkAuth('auth-1', 'klarna_callback')(handle);
+        await sdkAuth('auth-1', 'checkout')(handle);
+      },
+    },
+    { name: 'sdk-completed-from-inbox', activities: { collectPendingAuthorizations: async () => [{ authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback', event_id: 'auth_evt1' }] } },
+    { name: 'sdk-abandoned', input: { shopper_timeout_ms: 10 * 60_000 } },
+    { name: 'sdk-expired', steer: sdkAuth('auth-1', 'klarna_callback'), activities: { placeStepUpOrder: klarnaRefusal({ kind: 'authorization_not_found', operation: 'create_order', httpStatus: 404, errorCode: 'NOT_FOUND' }) } },
+    { name: 'sdk-declined', steer: sdkAuth('auth-1', 'klarna_callback'), activities: { placeStepUpOrder: klarnaRefusal({ kind: 'rejected', operation: 'create_order', httpStatus: 403, errorCode: 'REJECTED' }) } },
+    { name: 'sdk-declined-in-widget', steer: async (handle) => void (await handle.executeUpdate(cancelStepUpUpdate, { args: [{ reason: 'shopper_declined' }] })) },
+    {
+      name: 'hpp-cancelled-by-checkout',
+      input: { integration: 'hpp', hpp: { place_order_mode: 'NONE', merchant_urls: {} } },
+      activities: { readStepUpHppSession: async () => hppView('DISABLED') },
+      steer: async (handle) => void (await handle.executeUpdate(cancelStepUpUpdate, { args: [{ reason: 'merchant_cancelled' }] })),
+    },
+    { name: 'sdk-failed-session', activities: { createStepUpSession: klarnaRefusal({ kind: 'invalid_request', operation: 'create_session', httpStatus: 400, errorCode: 'BAD_VALUE' }) } },
+    {
+      name: 'hpp-none-completed-after-back-error-decline',
+      input: { integration: 'hpp', hpp: { place_order_mode: 'NONE', merchant_urls: {} } },
+      activities: { readStepUpHppSession: async () => hppUpdate('COMPLETED', 9, { authorization_token: 'auth-hpp' }) },
+      steer: async (handle) => {
+        for (const [i, status] of (['IN_PROGRESS', 'BACK', 'ERROR', 'FAILED', 'COMPLETED'] as const).entries()) {
+          await handle.signal(hppStatusSignal, hppUpdate(status, i, status === 'COMPLETED' ? { authorization_token: 'auth-hpp' } : {}));
+        }
+      },
+    },
+    {
+      name: 'hpp-place-order-completed-by-polling',
+      input: { integration: 'hpp', hpp: { place_order_mode: 'PLACE_ORDER', merchant_urls: {} } },
+      activities: { readStepUpHppSession: async () => hppView('COMPLETED', { order_id: 'order-hpp', klarna_reference: 'ab12cd34' }) },
+    },
+    {
+      name: 'hpp-cancelled',
+      input: { integration: 'hpp', hpp: { place_order_mode: 'NONE', merchant_urls: {} } },
+      activities: { readStepUpHppSession: async () => hppView('CANCELLED') },
+      steer: async (handle) => handle.signal(hppStatusSignal, hppUpdate('CANCELLED', 1)),
+    },
+    { name: 'hpp-disabled', input: { integration: 'hpp', hpp: { place_order_mode: 'NONE', merchant_urls: {} } }, activities: { readStepUpHppSession: async () => hppView('DISABLED') } },
+    { name: 'hpp-abandoned', input: { integration: 'hpp', hpp: { place_order_mode: 'CAPTURE_ORDER', merchant_urls: {} }, shopper_timeout_ms: 20 * 60_000 }, activities: { readStepUpHppSession: async () => hppView('IN_PROGRESS') } },
+    { name: 'hpp-declined', input: { integration: 'hpp', hpp: { place_order_mode: 'NONE', merchant_urls: {} }, shopper_timeout_ms: 20 * 60_000 }, activities: { readStepUpHppSession: async () => hppView('FAILED') } },
+    {
+      name: 'hpp-session-expired',
+      input: { integration: 'hpp', hpp: { place_order_mode: 'NONE', merchant_urls: {} }, shopper_timeout_ms: 60 * 60_000 },
+      hppLifetimeMs: 10 * 60_000,
+    },
+    {
+      name: 'hpp-session-not-found',
+      input: { integration: 'hpp', hpp: { place_order_mode: 'NONE', merchant_urls: {} } },
+      activities: { readStepUpHppSession: klarnaRefusal({ kind: 'not_found', operation: 'read_hpp_session', httpStatus: 404, errorCode: 'NOT_FOUND' }) },
+    },
+  ];
+  for (const scenario of only && only !== 'step_up' ? [] : stepUpScenarios) {
+    const taskQueue = `capture-step-up-${scenario.name}`;
+    const fake = fakeStepUpActivities(scenario.activities, scenario.hppLifetimeMs);
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: fake.activities, dataConverter });
+    const input = stepUpInput({ flow_id: `stepup-charge-${scenario.name}`, charge_id: `charge-${scenario.name}`, merchant_reference: scenario.name, ...scenario.input });
+    const history = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('stepUpRecoveryWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+      if (scenario.steer) {
+        await untilStepUp(handle, (status) => status.state !== 'CREATING_SESSION', 'waiting for the shopper');
+        await scenario.steer(handle);
+      }
+      const result = await handle.result();
+      console.log(`step-up ${scenario.name}: ${result.state} ${result.failure?.kind ?? ''}`);
+      return handle.fetchHistory();
+    });
+    await writeFile(join(outDir, `stepUpRecoveryWorkflow-${scenario.name}.json`), `${historyToJSON(history)}\n`);
   }
 } finally {
   await env.teardown();

@@ -16,6 +16,7 @@ export function buildApiWithoutServers(overrides: Partial<ApiDeps> = {}) {
     flows: { list: async () => [] } as unknown as FlowsRepository,
     events: unreachable as ApiDeps['events'],
     customerTokens: unreachable as ApiDeps['customerTokens'],
+    merchantEvents: { list: async () => [] } as unknown as ApiDeps['merchantEvents'],
     vault: unreachable as ApiDeps['vault'],
     callbackSecret: 'callback-secret-for-tests-0123456789',
     payloadCodec: { encode: async (p) => p, decode: async (p) => p } as PayloadCodec,

@@ -10,6 +10,7 @@ import { startKlarnaSimulator } from '../klarna-simulator/server.js';
 import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { flowsRepository } from '../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
+import { merchantEventsRepository } from '../persistence/merchant-events-repository.js';
 import { ordersRepository } from '../persistence/orders-repository.js';
 import { connectMongo, type Mongo } from '../persistence/mongo.js';
 import { createTokenVault, type TokenVault } from '../persistence/token-vault.js';
@@ -23,6 +24,8 @@ export interface InProcessAppOptions {
   mongoUri: string;
   /** Default: a fresh `app_<random>` database, dropped on stop. */
   database?: string;
+  /** Outbound merchant webhooks the worker sends (default: none, events only logged). */
+  merchantWebhooks?: { urls: string[]; secrets: string[] };
   /** Default true; false = API only (flows stay where they are). */
   withWorker?: boolean;
   /** Deadlines of the API's calls into Temporal (defaults in api/flow-gateway.ts). */
@@ -80,6 +83,7 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
     flows: flowsRepository(mongo.db),
     events: klarnaEventsRepository(mongo.db),
     customerTokens: customerTokensRepository(mongo.db),
+    merchantEvents: merchantEventsRepository(mongo.db),
     pingDatabase: () => mongo.db.command({ ping: 1 }),
     vault,
     callbackSecret,
@@ -113,6 +117,8 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
         flows: flowsRepository(mongo.db),
         events: klarnaEventsRepository(mongo.db),
         orders: ordersRepository(mongo.db),
+        merchantEvents: merchantEventsRepository(mongo.db),
+        merchantWebhooks: options.merchantWebhooks ?? { urls: [], secrets: [] },
         callbacks: { publicBaseUrl: apiUrl, secret: callbackSecret },
       },
     });

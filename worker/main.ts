@@ -5,6 +5,7 @@ import { createKlarnaClient } from '../klarna/client.js';
 import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { flowsRepository } from '../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
+import { merchantEventsRepository } from '../persistence/merchant-events-repository.js';
 import { ordersRepository } from '../persistence/orders-repository.js';
 import { connectMongo } from '../persistence/mongo.js';
 import { createTokenVault } from '../persistence/token-vault.js';
@@ -13,7 +14,7 @@ import { createEncryptionCodec, encryptingDataConverter } from '../temporal/payl
 import { createWorker } from './create-worker.js';
 import { pinoTemporalLogger } from './pino-temporal-logger.js';
 
-const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault', 'payloadCodec', 'logging']);
+const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault', 'payloadCodec', 'logging', 'merchantWebhooks']);
 const logger = pino({ name: 'worker', level: config.logging.level });
 Runtime.install({ logger: pinoTemporalLogger(logger.child({ component: 'temporal' })) });
 
@@ -31,6 +32,8 @@ const worker = await createWorker({
     flows: flowsRepository(mongo.db),
     events: klarnaEventsRepository(mongo.db),
     orders: ordersRepository(mongo.db),
+    merchantEvents: merchantEventsRepository(mongo.db),
+    merchantWebhooks: config.merchantWebhooks,
     callbacks: config.callbacks,
   },
 });

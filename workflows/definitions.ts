@@ -91,3 +91,9 @@ export const stepUpStatusQuery = defineQuery<StepUpStatus>('stepUpStatus');
 export const stepUpSessionUpdate = defineUpdate<{ status: StepUpStatus; created: boolean }, [CheckoutSessionRequest]>('stepUpSession');
 /** Klarna's HPP status_update (via the inbox), or nothing but a nudge to read the HPP session. */
 export const hppStatusSignal = defineSignal<[HppSessionView]>('hppStatus');
+/**
+ * Ends a step-up recovery that still waits for the shopper: `shopper_declined` (the widget said
+ * `approved: false`) ends it DECLINED, the other reasons CANCELLED; an HPP session is disabled
+ * first. Refused (NOT_CANCELLABLE) once the order is being placed or the recovery has ended.
+ */
+export const cancelStepUpUpdate = defineUpdate<StepUpStatus, [{ reason: CancellationReason }]>('cancelStepUp');

@@ -1,6 +1,7 @@
 // The workflow bundle's entry point: every workflow type the worker runs.
 export { buyAndTokenizeWorkflow } from './buy-and-tokenize-workflow.js';
 export { chargeWorkflow } from './charge-workflow.js';
+export { merchantEventDeliveryWorkflow } from './merchant-event-delivery-workflow.js';
 export { subscriptionWorkflow } from './subscription-workflow.js';
 export { cancelTokenWorkflow, refreshTokenWorkflow } from './token-maintenance-workflows.js';
 export { stepUpRecoveryWorkflow } from './step-up-workflow.js';

@@ -1,6 +1,6 @@
 import { ApplicationFailure, condition, log, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { FlowFailure } from '../contracts/flow-status.js';
+import type { CancellationReason, FlowFailure } from '../contracts/flow-status.js';
 import {
   isTerminalStepUpState,
   retryableHppStatuses,
@@ -12,7 +12,15 @@ import {
 } from '../contracts/step-up.js';
 import { klarnaCall } from './activity-presets.js';
 import { authorizationIntake } from './authorization-intake.js';
-import { hppStatusSignal, IDEMPOTENCY_CONFLICT, shopperAuthorizedSignal, stepUpSessionUpdate, stepUpStatusQuery } from './definitions.js';
+import {
+  cancelStepUpUpdate,
+  hppStatusSignal,
+  IDEMPOTENCY_CONFLICT,
+  NOT_CANCELLABLE,
+  shopperAuthorizedSignal,
+  stepUpSessionUpdate,
+  stepUpStatusQuery,
+} from './definitions.js';
 import { describeFailure } from './describe-failure.js';
 import { trackFlowStatus } from './flow-status-tracker.js';
 import { AUTHORIZATION_LIFETIME_MS } from './tokenize-workflow.js';
@@ -98,6 +106,30 @@ export async function stepUpRecoveryWorkflow(input: StepUpInput): Promise<StepUp
     return flow.finish(state, failure);
   };
 
+  // The checkout ends a waiting recovery (the widget said approved: false, or the shopper left).
+  let cancelRequest: CancellationReason | undefined;
+  setHandler(
+    cancelStepUpUpdate,
+    async ({ reason }) => {
+      cancelRequest ??= reason;
+      await condition(() => isTerminalStepUpState(status.state));
+      return status;
+    },
+    {
+      validator: (_request) => {
+        const waiting = flow.open && (status.state === 'CREATING_SESSION' || status.state === 'AWAITING_SHOPPER');
+        if (!waiting && cancelRequest === undefined) {
+          throw ApplicationFailure.create({ type: NOT_CANCELLABLE, message: `the recovery is ${flow.outcome ?? status.state}; it can no longer be cancelled` });
+        }
+      },
+    },
+  );
+  const finishCancelled = () => {
+    status.cancellation = { reason: cancelRequest!, cancelled_at: new Date(Date.now()).toISOString() };
+    const declined = cancelRequest === 'shopper_declined';
+    return fail(declined ? 'DECLINED' : 'CANCELLED', { kind: cancelRequest!, message: declined ? 'the shopper was declined in the widget' : 'the recovery was cancelled before the shopper finished' });
+  };
+
   // 1. The recovery session (and, for the HPP path, its hosted page).
   try {
     const session = await createStepUpSession({
@@ -127,6 +159,7 @@ export async function stepUpRecoveryWorkflow(input: StepUpInput): Promise<StepUp
   } catch (err) {
     return fail('FAILED', describeFailure(err));
   }
+  if (cancelRequest) return finishCancelled();
   flow.moveTo('AWAITING_SHOPPER');
   await flow.save();
   const abandonAtMs = Date.now() + input.shopper_timeout_ms;
@@ -168,8 +201,12 @@ export async function stepUpRecoveryWorkflow(input: StepUpInput): Promise<StepUp
   // 2a. SDK: the authorization comes from the checkout or Klarna's callback (the inbox), as in tokenize.
   if (input.integration === 'sdk') {
     for (;;) {
-      const next = await intake.next(abandonAtMs, () => false);
-      if (next === 'abandoned' || next === 'interrupted') return fail('ABANDONED', { kind: 'shopper_timeout', message: 'the shopper did not authorize in time' });
+      const next = await intake.next(abandonAtMs, () => cancelRequest !== undefined);
+      if (next === 'interrupted') {
+        // Authorizations taken and never used are left to expire (Klarna: 60 minutes).
+        return finishCancelled();
+      }
+      if (next === 'abandoned') return fail('ABANDONED', { kind: 'shopper_timeout', message: 'the shopper did not authorize in time' });
       const done = await placeOrder(next.authorization_token, next.source, next.received_at_ms);
       if (done) return done;
     }
@@ -189,7 +226,9 @@ export async function stepUpRecoveryWorkflow(input: StepUpInput): Promise<StepUp
     }
     if (['COMPLETED', 'CANCELLED', 'DISABLED'].includes(view.status) && !confirmed) {
       // A final status is taken from Klarna itself, not from the callback's body.
-      return apply(await readStepUpHppSession({ hpp_session_id: hpp.session_id }), true);
+      const confirmedView = await readStepUpHppSession({ hpp_session_id: hpp.session_id });
+      if (confirmedView.status !== view.status) status.ignored_status_updates += 1;
+      return apply(confirmedView, true);
     }
     if (view.updated_at) lastUpdatedAt = view.updated_at;
     const changed = hpp.status !== view.status;
@@ -216,7 +255,14 @@ export async function stepUpRecoveryWorkflow(input: StepUpInput): Promise<StepUp
   for (;;) {
     const deadline = Math.min(abandonAtMs, hppExpiresAtMs);
     const remaining = deadline - Date.now();
-    if (remaining > 0 && (await condition(() => hppUpdates.length > 0, Math.min(pollMs, remaining)))) {
+    if (remaining > 0 && (await condition(() => hppUpdates.length > 0 || cancelRequest !== undefined, Math.min(pollMs, remaining)))) {
+      if (cancelRequest) {
+        // Stop the page first; a shopper who finished meanwhile still gets the recovery.
+        await disableStepUpHppSession({ hpp_session_id: hpp.session_id }).catch(() => undefined);
+        const last = await readStepUpHppSession({ hpp_session_id: hpp.session_id }).catch(() => undefined);
+        if (last?.status === 'COMPLETED') return (await apply(last, true))!;
+        return finishCancelled();
+      }
       for (const update of hppUpdates.splice(0)) {
         const done = await apply(update, false);
         if (done) return done;

@@ -5,7 +5,9 @@ import {
   continueAsNew,
   executeChild,
   ParentClosePolicy,
+  patched,
   proxyActivities,
+  startChild,
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
@@ -16,6 +18,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { dueAt, lastDuePeriod, type BillingCadence } from '../contracts/billing-calendar.js';
 import type { ChargeStatus } from '../contracts/charge.js';
+import type { MerchantEvent, MerchantEventType } from '../contracts/merchant-events.js';
 import { tokenMaintenanceIdPrefix } from '../contracts/token.js';
 import {
   dayMs,
@@ -43,7 +46,12 @@ import {
   subscriptionStatusQuery,
 } from './definitions.js';
 import { FlowState, FlowType, MerchantReference, SubscriptionId } from './search-attributes.js';
+import { merchantEventDeliveryWorkflow } from './merchant-event-delivery-workflow.js';
 import { cancelTokenWorkflow } from './token-maintenance-workflows.js';
+
+/** Subscriptions notify the merchant (outbound webhooks) since this patch; earlier runs do not. */
+export const MERCHANT_NOTIFICATIONS_PATCH = 'merchant-notifications';
+const deadTokenKinds = new Set(['token_not_found', 'token_suspended', 'token_cancelled', 'token_forbidden']);
 
 const { storedChargeOutcome } = proxyActivities<Activities>(ownStorage);
 // Status writes as local activities (small, idempotent by `seq`): fewer events per period.
@@ -101,7 +109,37 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<Su
     { key: SubscriptionId, value: status.flow_id },
   ]);
 
+  /**
+   * Tells the merchant (a child delivery workflow per event, id = event id, never awaited: a slow
+   * receiver does not hold up billing). Event ids are deterministic, so a replayed or repeated
+   * emission is the same event.
+   */
+  const notify = async (id: string, type: MerchantEventType, data: Record<string, unknown>, extra: Partial<MerchantEvent> = {}) => {
+    if (!input.notify_merchant || !patched(MERCHANT_NOTIFICATIONS_PATCH)) return;
+    const event: MerchantEvent = { id, type, created_at: iso(now()), subscription_id: status.flow_id, token_ref: status.token_ref, ...extra, data };
+    try {
+      await startChild(merchantEventDeliveryWorkflow, {
+        workflowId: id,
+        args: [{ event, ...(input.notification_policy ? { policy: input.notification_policy } : {}) }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  };
+  let notifiedState = status.state;
   const save = async () => {
+    await saveStatus();
+    // Subscription states the merchant must act on, each once per transition.
+    if (status.state !== notifiedState) {
+      const to = status.state;
+      notifiedState = to;
+      const type = to === 'PAST_DUE' ? 'subscription.past_due' : to === 'SUSPENDED' ? 'subscription.suspended' : to === 'CANCELLED' ? 'subscription.cancelled' : undefined;
+      if (type) await notify(`evt-${status.flow_id}-${to.toLowerCase()}-${seq}`, type, { state: to, ...(status.failure ? { failure_kind: status.failure.kind } : {}) });
+    }
+  };
+  const saveStatus = async () => {
     status.next_billing_at = status.state === 'CANCELLED' ? undefined : iso(dueAt(cadence, status.next_period));
     if (status.next_billing_at === undefined) delete status.next_billing_at;
     status.updated_at = iso(now());
@@ -248,6 +286,14 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<Su
       }
     }
     await save();
+    const renewal = { period: rec.index, due_at: rec.due_at, attempt: k, order_amount: rec.order_amount };
+    if (charge.order) {
+      await notify(`evt-${chargeId}`, 'renewal.succeeded', { ...renewal, order_id: charge.order.order_id }, { charge_id: chargeId });
+    } else {
+      const kind = record.failure_kind ?? 'internal';
+      await notify(`evt-${chargeId}`, 'renewal.failed', { ...renewal, failure_kind: kind, ...(rec.next_retry_at ? { next_retry_at: rec.next_retry_at } : {}) }, { charge_id: chargeId });
+      if (deadTokenKinds.has(kind)) await notify(`evt-${chargeId}-token`, 'token.status_changed', { failure_kind: kind }, { charge_id: chargeId });
+    }
   }
 
   async function runCharge(chargeId: string, rec: BillingPeriod): Promise<ChargeStatus> {

@@ -5,6 +5,7 @@ import { nonBlankText } from '../../contracts/text.js';
 import { buyAndTokenizeState } from '../../contracts/buy-and-tokenize.js';
 import { chargeState } from '../../contracts/charge.js';
 import { subscriptionState } from '../../contracts/subscription.js';
+import { stepUpState } from '../../contracts/step-up.js';
 import { flowFailure, flowType, tokenizeState } from '../../contracts/flow-status.js';
 import type { FlowsRepository } from '../../persistence/flows-repository.js';
 import { errorResponses } from '../errors.js';
@@ -28,7 +29,7 @@ function decodeCursor(cursor: string): { created_at: Date; _id: string } {
 }
 
 /** Every state of every flow type (one enum, so the OpenAPI document lists them). */
-const anyFlowState = z.enum([...new Set([...tokenizeState.options, ...buyAndTokenizeState.options, ...chargeState.options, ...subscriptionState.options])] as [string, ...string[]]);
+const anyFlowState = z.enum([...new Set([...tokenizeState.options, ...buyAndTokenizeState.options, ...chargeState.options, ...subscriptionState.options, ...stepUpState.options])] as [string, ...string[]]);
 
 const listQuery = z.object({
   merchant_reference: nonBlankText(255).optional(),

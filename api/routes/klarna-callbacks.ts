@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { buyAndTokenizeFlowIdPrefix } from '../../contracts/buy-and-tokenize.js';
+import { chargeFlowIdPrefix } from '../../contracts/charge.js';
+import { stepUpFlowIdPrefix } from '../../contracts/step-up.js';
 import { authorizationCallbackBody, maxIdempotencyKeyLength, tokenizeFlowIdPrefix } from '../../contracts/tokenize.js';
 import { isCallbackSecretValid } from '../../klarna/callback-auth.js';
 import type { AuthorizationInbox } from '../authorization-inbox.js';
@@ -12,11 +14,11 @@ export interface KlarnaCallbackRoutesOptions {
   secret: string | readonly string[];
 }
 
-/** Every flow that waits for a shopper's authorization: tokenize and buy-and-tokenize. */
+/** Every flow that waits for a shopper's authorization: tokenize, buy-and-tokenize and step-up recovery (SDK path). */
 const authorizingFlowId = z
   .string()
   .regex(
-    new RegExp(`^(${tokenizeFlowIdPrefix}|${buyAndTokenizeFlowIdPrefix})[A-Za-z0-9._:-]{1,${maxIdempotencyKeyLength}}$`),
+    new RegExp(`^(${tokenizeFlowIdPrefix}|${buyAndTokenizeFlowIdPrefix}|${stepUpFlowIdPrefix}${chargeFlowIdPrefix})[A-Za-z0-9._:-]{1,${maxIdempotencyKeyLength}}$`),
     'must be a tokenize or buy-and-tokenize flow id',
   );
 

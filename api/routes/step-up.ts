@@ -2,6 +2,7 @@ import type { onRequestHookHandler } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { chargeFlowIdSchema } from '../../contracts/charge.js';
+import { cancellationReason } from '../../contracts/flow-status.js';
 import { longPollWait } from '../../contracts/long-poll.js';
 import { hppStatusUpdateBody, startStepUpRequest, stepUpFlowId, stepUpFlowIdSchema, stepUpStatus, type StepUpStatus } from '../../contracts/step-up.js';
 import { submitAuthorizationRequest } from '../../contracts/tokenize.js';
@@ -65,6 +66,25 @@ export const stepUpRoutes: FastifyPluginAsyncZod<StepUpRoutesOptions> = async (a
       const wait = request.query.wait;
       const status: StepUpStatus | undefined = wait ? await stepUps.statusWhenChanged(flowId, wait) : await stepUps.status(flowId);
       if (!status) throw new ApiError(404, 'not_found', `Charge ${request.params.charge_id} has no step-up recovery.`);
+      return status;
+    },
+  );
+
+  app.post(
+    '/v1/charges/:charge_id/step-up/cancel',
+    {
+      schema: {
+        operationId: 'cancelStepUpRecovery',
+        summary: 'End a step-up recovery still waiting for the shopper (the widget said approved: false, or the shopper left)',
+        description: '`shopper_declined` ends it DECLINED, the other reasons CANCELLED; an HPP session is disabled first. 409 once the order is being placed or the recovery has ended.',
+        params,
+        body: z.object({ reason: cancellationReason }),
+        response: { 200: stepUpStatus, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const status = await stepUps.cancel(request.params.charge_id, request.body.reason);
+      request.log.info({ flowId: status.flow_id, reason: request.body.reason, state: status.state }, 'step-up recovery cancelled');
       return status;
     },
   );

@@ -10,6 +10,7 @@ import { customerTokensRepository } from '../../persistence/customer-tokens-repo
 import { flowsRepository } from '../../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../../persistence/klarna-events-repository.js';
 import { collections, connectMongo, isDuplicateKeyError, type Mongo } from '../../persistence/mongo.js';
+import { merchantEventsRepository } from '../../persistence/merchant-events-repository.js';
 import { ordersRepository } from '../../persistence/orders-repository.js';
 import { createTokenVault } from '../../persistence/token-vault.js';
 import { http, simulatorCredentials } from '../harness/app-stack.js';
@@ -41,6 +42,8 @@ const acts = () =>
     flows: flowsRepository(mongo.db),
     events: klarnaEventsRepository(mongo.db),
     orders: ordersRepository(mongo.db),
+    merchantEvents: merchantEventsRepository(mongo.db),
+    merchantWebhooks: { urls: [], secrets: [] },
     callbacks: { publicBaseUrl: 'http://127.0.0.1:9', secret: 'callback-secret-for-tests' },
   });
 

@@ -10,6 +10,7 @@ import { customerTokensRepository } from '../../persistence/customer-tokens-repo
 import { callbackSecretFor } from '../../klarna/callback-auth.js';
 import { flowsRepository } from '../../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../../persistence/klarna-events-repository.js';
+import { merchantEventsRepository } from '../../persistence/merchant-events-repository.js';
 import { ordersRepository } from '../../persistence/orders-repository.js';
 import { connectMongo, type Mongo } from '../../persistence/mongo.js';
 import { createTokenVault } from '../../persistence/token-vault.js';
@@ -41,6 +42,8 @@ function activities(credentials = simulatorCredentials, baseUrl = simulator.url)
     flows: flowsRepository(mongo.db),
     events: klarnaEventsRepository(mongo.db),
     orders: ordersRepository(mongo.db),
+    merchantEvents: merchantEventsRepository(mongo.db),
+    merchantWebhooks: { urls: [], secrets: [] },
     callbacks,
   });
 }

@@ -62,6 +62,12 @@ describe('saved workflow histories replay on the current code', () => {
     expect(files).toEqual(expect.arrayContaining(ends.map((end) => `subscriptionWorkflow-${end}.json`)));
   });
 
+  it('has a history for every terminal path of the step-up recovery, both integrations', () => {
+    const sdk = ['completed', 'completed-from-inbox', 'abandoned', 'expired', 'declined', 'declined-in-widget', 'failed-session'].map((p) => `sdk-${p}`);
+    const hpp = ['none-completed-after-back-error-decline', 'place-order-completed-by-polling', 'cancelled', 'disabled', 'abandoned', 'declined', 'session-expired', 'session-not-found', 'cancelled-by-checkout'].map((p) => `hpp-${p}`);
+    expect(files).toEqual(expect.arrayContaining([...sdk, ...hpp].map((path) => `stepUpRecoveryWorkflow-${path}.json`)));
+  });
+
   it('keeps histories from before the payload codec (unencrypted) and encrypted ones', () => {
     const unencrypted = files.filter((f) => f.includes('-unencrypted-'));
     expect(unencrypted.length, 'histories written before the codec').toBeGreaterThan(0);

@@ -45,7 +45,15 @@ function fakeActivities(script: Script) {
   const stored = new Map<string, { seq: number; status: FlowStatusBase }>();
   const tokenCancels: string[] = [];
   const subscriptionStates: string[] = [];
+  /** Merchant notifications, in the order they were stored (each event once, by id). */
+  const notifications: { id: string; type: string; data: Record<string, unknown> }[] = [];
   const activities = {
+    async recordMerchantEvent(event: { id: string; type: string; data: Record<string, unknown> }): Promise<number> {
+      if (!notifications.some((n) => n.id === event.id)) notifications.push({ id: event.id, type: event.type, data: event.data });
+      return 0;
+    },
+    async deliverMerchantEvent(): Promise<void> {},
+    async giveUpMerchantEvent(): Promise<void> {},
     async placeTokenOrder(input: PlaceTokenOrderInput): Promise<PlacedOrder> {
       attempts.push(input.charge_id);
       const answer = script(input.charge_id);
@@ -71,7 +79,7 @@ function fakeActivities(script: Script) {
       return { token_ref: input.token_ref, status: 'CANCELLED' };
     },
   };
-  return { activities, orders, attempts, stored, tokenCancels, subscriptionStates };
+  return { activities, orders, attempts, stored, tokenCancels, subscriptionStates, notifications };
 }
 
 /** Now on the test server's clock (it runs ahead of the wall clock once a test skipped time). */
@@ -154,7 +162,11 @@ describe('subscription workflow', () => {
       if (fails.has(suffix)) return 'payment_method_failed';
       return periodIndex(id) >= 2 ? 'token_not_found' : 'ok';
     });
-    const input = subscriptionInput({ billing_anchor: new Date(await serverNow()).toISOString(), dunning: { retry_after_days: [1, 3, 7], on_exhausted: 'CANCEL' } });
+    const input = subscriptionInput({
+      billing_anchor: new Date(await serverNow()).toISOString(),
+      dunning: { retry_after_days: [1, 3, 7], on_exhausted: 'CANCEL' },
+      notify_merchant: true,
+    });
     const result = await withWorker(fake.activities, async (taskQueue) => {
       const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
       return (await handle.result()) as SubscriptionStatus;
@@ -176,6 +188,20 @@ describe('subscription workflow', () => {
     // Period 2: the token is gone, no retries, the policy cancels.
     expect(result.periods.find((p) => p.index === 2)!.attempts).toHaveLength(1);
     expect(result.state).toBe('CANCELLED');
+    // The merchant was told each step, once (child delivery workflows, id = event id).
+    await new Promise((r) => setTimeout(r, 500));
+    const id = input.flow_id;
+    expect(fake.notifications.filter((n) => n.id.includes(`charge-${id}-1`)).map((n) => [n.id, n.type])).toEqual([
+      [`evt-charge-${id}-1`, 'renewal.failed'],
+      [`evt-charge-${id}-1-retry-1`, 'renewal.failed'],
+      [`evt-charge-${id}-1-retry-2`, 'renewal.succeeded'],
+    ]);
+    expect(fake.notifications.filter((n) => n.type.startsWith('subscription.')).map((n) => n.type)).toEqual([
+      'subscription.past_due',
+      'subscription.cancelled',
+    ]);
+    expect(fake.notifications.find((n) => n.id === `evt-charge-${id}-2-token`)).toMatchObject({ type: 'token.status_changed', data: { failure_kind: 'token_not_found' } });
+    expect(new Set(fake.notifications.map((n) => n.id)).size).toBe(fake.notifications.length);
   });
 
   it('a dead token stops dunning at once: SUSPENDED after one try; resume makes it ACTIVE again', async () => {
