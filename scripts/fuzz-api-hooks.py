@@ -13,8 +13,9 @@ unit, which JSON Schema cannot say:
     is at most 366 days in the past;
   - a path's flow id is one of that route's flow type (the stateful phase carries ids found in one
     answer, e.g. GET /v1/flows, into other routes without checking them against their pattern);
-  - bounded durations (`abandonment_timeout` 1s-7d, `retry_deadline` 1s-24h, `wait` at most 30s)
-    take a unit, so their bounds are in their descriptions, not in their pattern.
+  - bounded durations (`abandonment_timeout` 1s-7d, `retry_deadline` 1s-24h, `wait` at most 30s,
+    a step-up's `shopper_timeout` 1m-24h) take a unit, so their bounds are in their descriptions,
+    not in their pattern; a step-up's `hpp` settings go only with `integration: "hpp"`.
 
 Schema-valid data that breaks one of them is refused with a 400 naming the field, as documented.
 So that the positive test cases test what they claim (valid data is accepted), this hook turns
@@ -134,6 +135,12 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         for field in DURATION_FIELDS:
             if field in case.body:
                 case.body[field] = _bounded_duration(case.body[field])
+        # Step-up recovery (contracts/step-up.ts): shopper_timeout 1m-24h; hpp settings only with
+        # integration "hpp".
+        if "shopper_timeout" in case.body:
+            case.body["shopper_timeout"] = "30m"
+        if case.body.get("integration") != "hpp" and "hpp" in case.body:
+            del case.body["hpp"]
         headers = case.headers or {}
         reference = case.body.get("merchant_reference")
         has_key = any(name.lower() == "idempotency-key" for name in headers)

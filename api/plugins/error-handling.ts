@@ -45,7 +45,7 @@ const pathOf = (url: string) => url.split('?')[0] ?? url;
 
 /**
  * One shape for every error answer, `{error, message, issues?}` (api/errors.ts), whoever makes it:
- * our handlers, validation, Fastify's body parsing, routing (404, 405 with Allow, 414, bad URLs),
+ * our handlers, validation, Fastify's body parsing, routing (404, 405 with Allow, an over-long path parameter as 400, bad URLs),
  * and Node's HTTP parser (see `clientErrorHandler`). Bad input is always a 4xx naming the field;
  * a 500 means a bug, never something the caller sent, and never carries a stack trace.
  * Call before any route is added (it records them for 405).
@@ -118,7 +118,13 @@ export const frameworkErrors = (error: FastifyError, request: FastifyRequest, re
   // These answers skip the hooks (no route yet): the safe headers of api/plugins/http-guard.ts here.
   void reply.header('x-content-type-options', 'nosniff').header('cache-control', 'no-store');
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    return reply.status(414).send({ error: 'uri_too_long', message: `A path parameter of ${path.slice(0, 200)} is longer than any valid id.` } satisfies ApiErrorBody);
+    // Longer than the longest id any route takes: invalid input like any other bad path parameter
+    // (a 400 naming it), not a 414 the OpenAPI document's clients would not expect.
+    return reply.status(400).send({
+      error: 'invalid_request',
+      message: 'The request has invalid fields.',
+      issues: [{ field: 'params', message: `a path parameter of ${path.slice(0, 200)} is longer than any valid id` }],
+    } satisfies ApiErrorBody);
   }
   if (error.code === 'FST_ERR_BAD_URL') {
     return reply.status(400).send({ error: 'invalid_request', message: 'The URL does not decode (malformed percent-encoding).' } satisfies ApiErrorBody);

@@ -6,7 +6,7 @@ import { apiErrorBody } from '../../api/errors.js';
 import { buildApiWithoutServers } from '../../stack/api-without-servers.js';
 
 // What every answer of the API shares, whoever wrote the route: one error shape (Fastify's own
-// 404/405/413/414/415 and malformed JSON included), safe headers, bearer tokens with rotation,
+// 404/405/413/415, over-long path parameters and malformed JSON included), safe headers, bearer tokens with rotation,
 // rate limits with 429 + Retry-After. On the real API (buildApi) over a real socket, with
 // stand-ins for Temporal and MongoDB that these requests never reach.
 
@@ -84,8 +84,8 @@ describe('error answers, all in one shape', () => {
     expect(r.json?.message).toContain('1048576 bytes');
   });
 
-  it('414 for a path parameter longer than any id', async () => {
-    expectErrorShape(await call(base, 'GET', `/v1/tokenizations/tokenize-${'a'.repeat(300)}`, { headers: auth }), 414, 'uri_too_long');
+  it('400 naming the path parameter when it is longer than any id (the router refuses it before the route)', async () => {
+    expectErrorShape(await call(base, 'GET', `/v1/tokenizations/tokenize-${'a'.repeat(300)}`, { headers: auth }), 400, 'invalid_request');
   });
 
   it('415 for a body that is not JSON', async () => {
