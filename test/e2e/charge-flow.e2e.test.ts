@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerTokensRepository } from '../../persistence/customer-tokens-repository.js';
-import { eventually, http, startAppStack, type AppStack } from '../harness/app-stack.js';
+import { eventually, http, startAppStack, type AppStack, vaultedToken } from '../harness/app-stack.js';
 
 // Token charges end to end over HTTP: the API, Temporal, the worker, FerretDB and the Klarna
 // simulator, with Klarna's documented answers scripted by the simulator's controls.
@@ -15,27 +15,6 @@ afterAll(async () => {
 });
 
 const sim = (method: string, path: string, body?: unknown) => http(method, `${stack.simulatorUrl}${path}`, body);
-
-/** A customer token made at Klarna and vaulted as a tokenize flow would; returns both names. */
-async function vaultedToken(overrides: object = {}): Promise<{ tokenRef: string; token: string }> {
-  const made = await sim('POST', '/_sim/tokens', { purchase_country: 'SE', purchase_currency: 'SEK', ...overrides });
-  expect(made.status).toBe(200);
-  const token: string = made.body.token_id;
-  const tokenRef = stack.vault.reference(token);
-  await customerTokensRepository(stack.mongo.db).save({
-    _id: tokenRef,
-    flow_id: `tokenize-fixture-${randomUUID()}`,
-    merchant_reference: 'fixture',
-    session_id: 'fixture-session',
-    token: stack.vault.seal(token),
-    token_last4: token.slice(-4),
-    status: 'ACTIVE',
-    purchase_country: 'SE',
-    purchase_currency: 'SEK',
-    created_at: new Date(),
-  });
-  return { tokenRef, token };
-}
 
 const chargeBody = (tokenRef: string, overrides: object = {}) => ({
   token_ref: tokenRef,
@@ -62,7 +41,7 @@ async function ordersAtKlarna(token: string) {
 
 describe('POST /v1/charges', () => {
   it('charges once: the outcome in the same call, the key as Klarna-Idempotency-Key, a retry returns the same order', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     const key = `renewal-${randomUUID()}`;
     const first = await charge(key, chargeBody(tokenRef));
     expect(first.status).toBe(201);
@@ -94,7 +73,7 @@ describe('POST /v1/charges', () => {
   });
 
   it('50 concurrent POSTs with one key make one charge and one order', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     const key = `concurrent-${randomUUID()}`;
     const answers = await Promise.all(Array.from({ length: 50 }, () => charge(key, chargeBody(tokenRef), '?wait=20s')));
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
@@ -104,7 +83,7 @@ describe('POST /v1/charges', () => {
   });
 
   it('gets the order back when Klarna placed it but the reply was lost, and after two 503s: one order each', async () => {
-    const lost = await vaultedToken();
+    const lost = await vaultedToken(stack);
     const faulted = await sim('POST', '/_sim/faults', { path: `/customer-token/v1/tokens/${lost.token}/order`, phase: 'after', drop: true, count: 1 });
     expect(faulted.status).toBe(200);
     const afterLoss = await charge(`lost-${randomUUID()}`, chargeBody(lost.tokenRef), '?wait=20s');
@@ -117,7 +96,7 @@ describe('POST /v1/charges', () => {
     expect(calls.map((c) => c.idempotency_key)).toEqual([afterLoss.body.flow_id, afterLoss.body.flow_id]);
     expect(await ordersAtKlarna(lost.token)).toHaveLength(1);
 
-    const flaky = await vaultedToken();
+    const flaky = await vaultedToken(stack);
     await sim('POST', `/_sim/tokens/${flaky.token}/next-order-error`, { error_code: 'SERVICE_UNAVAILABLE', count: 2 });
     const afterOutage = await charge(`flaky-${randomUUID()}`, chargeBody(flaky.tokenRef), '?wait=20s');
     expect(afterOutage.body).toMatchObject({ state: 'COMPLETED' });
@@ -139,7 +118,7 @@ describe('POST /v1/charges', () => {
     ['BAD_REQUEST', 'invalid_request', 'ACTIVE'],
   ];
   it.each(refusals)('%s → FAILED %s, stored token %s', async (code, kind, tokenState) => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     await sim('POST', `/_sim/tokens/${token}/next-order-error`, { error_code: code });
     const refused = await charge(`refused-${randomUUID()}`, chargeBody(tokenRef));
     expect(refused.status).toBe(201);
@@ -151,7 +130,7 @@ describe('POST /v1/charges', () => {
   });
 
   it('a charge on a token known dead fails fast with the same kind, without calling Klarna', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     await sim('POST', `/_sim/tokens/${token}/next-order-error`, { error_code: 'TOKEN_CANCELED' });
     expect((await charge(`dead-1-${randomUUID()}`, chargeBody(tokenRef))).body.failure.kind).toBe('token_cancelled');
     const callsBefore = (await orderCalls(token)).length;
@@ -162,7 +141,7 @@ describe('POST /v1/charges', () => {
   });
 
   it('with the shopper present asks for step-up, and keeps the step_up_id of a rejection', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     await sim('POST', `/_sim/tokens/${token}/payment-method`, { failing: true });
     const refused = await charge(`present-${randomUUID()}`, chargeBody(tokenRef, { customer_present: true }));
     expect(refused.body).toMatchObject({ state: 'FAILED', failure: { kind: 'step_up_required', step_up_id: expect.stringMatching(/.+/) } });
@@ -173,7 +152,7 @@ describe('POST /v1/charges', () => {
   });
 
   it('fails deadline_exceeded when Klarna keeps answering 500 past the retry deadline', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     await sim('POST', `/_sim/tokens/${token}/next-order-error`, { error_code: 'INTERNAL_SERVER_ERROR', count: 100 });
     const answer = await charge(`deadline-${randomUUID()}`, chargeBody(tokenRef, { retry_deadline: '3s' }), '?wait=15s');
     expect(answer.body).toMatchObject({ state: 'FAILED', failure: { kind: 'deadline_exceeded' } });
@@ -182,7 +161,7 @@ describe('POST /v1/charges', () => {
   });
 
   it('answers 202 with a Location when the outcome takes longer than ?wait, then GET shows it', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     await sim('POST', '/_sim/faults', { path: `/customer-token/v1/tokens/${token}/order`, latencyMs: 2_000, count: 1 });
     const key = `slow-${randomUUID()}`;
     const answer = await charge(key, chargeBody(tokenRef), '?wait=1ms');
@@ -197,7 +176,7 @@ describe('POST /v1/charges', () => {
   });
 
   it('refuses bad input before anything starts: 400/404 naming the field, no workflow, no Klarna call', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     const cases: [object, number, string][] = [
       [chargeBody(tokenRef, { order_amount: -5 }), 400, 'body.order_amount'],
       [chargeBody(tokenRef, { order_amount: 10.5 }), 400, 'body.order_amount'],
@@ -222,7 +201,7 @@ describe('POST /v1/charges', () => {
 
 describe('/v1/tokens', () => {
   it('shows a token with its charges, refreshes its status from Klarna, and cancels it so later charges fail fast', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     const key = `token-view-${randomUUID()}`;
     const charged = await charge(key, chargeBody(tokenRef));
     expect(charged.body.state).toBe('COMPLETED');

@@ -4,8 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSubscriptionRequest, subscriptionInputFromRequest } from '../../contracts/subscription.js';
 import { SIGNATURE_HEADER, verifyMerchantEvent } from '../../klarna/merchant-signature.js';
-import { customerTokensRepository } from '../../persistence/customer-tokens-repository.js';
-import { eventually, http, startAppStack, type AppStack } from '../harness/app-stack.js';
+import { eventually, http, startAppStack, vaultedToken, type AppStack } from '../harness/app-stack.js';
 
 // Outbound merchant notifications on the real stack: a subscription's renewals and state changes
 // reach a receiver that refuses the first two deliveries of every event; each event arrives in the
@@ -50,21 +49,7 @@ const sim = (method: string, path: string, body?: unknown) => http(method, `${st
 
 describe('merchant notifications', () => {
   it('delivers every renewal and state event at least once, accepted once per id, signed; the log shows each attempt', async () => {
-    const made = await sim('POST', '/_sim/tokens', { purchase_country: 'SE', purchase_currency: 'SEK' });
-    const token: string = made.body.token_id;
-    const tokenRef = stack.vault.reference(token);
-    await customerTokensRepository(stack.mongo.db).save({
-      _id: tokenRef,
-      flow_id: `tokenize-fixture-${randomUUID()}`,
-      merchant_reference: 'fixture',
-      session_id: 'fixture',
-      token: stack.vault.seal(token),
-      token_last4: token.slice(-4),
-      status: 'ACTIVE',
-      purchase_country: 'SE',
-      purchase_currency: 'SEK',
-      created_at: new Date(),
-    });
+    const { tokenRef, token } = await vaultedToken(stack);
     const id = `sub-notify-${randomUUID().slice(0, 8)}`;
     const request = createSubscriptionRequest.parse({
       token_ref: tokenRef,

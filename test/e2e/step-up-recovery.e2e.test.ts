@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerTokensRepository } from '../../persistence/customer-tokens-repository.js';
-import { eventually, http, simulatorCredentials, startAppStack, type AppStack } from '../harness/app-stack.js';
+import { eventually, http, simulatorCredentials, startAppStack, type AppStack, vaultedToken } from '../harness/app-stack.js';
 
 // Step-up recovery end to end over HTTP (API, Temporal, worker, FerretDB, Klarna simulator): a
 // charge with the shopper present is refused with a step_up_id, the checkout starts the recovery,
@@ -18,26 +18,6 @@ afterAll(async () => {
 const sim = (method: string, path: string, body?: unknown) => http(method, `${stack.simulatorUrl}${path}`, body);
 const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => http(method, `${stack.apiUrl}${path}`, body, headers);
 
-async function vaultedToken(): Promise<{ tokenRef: string; token: string }> {
-  const made = await sim('POST', '/_sim/tokens', { purchase_country: 'SE', purchase_currency: 'SEK' });
-  expect(made.status).toBe(200);
-  const token: string = made.body.token_id;
-  const tokenRef = stack.vault.reference(token);
-  await customerTokensRepository(stack.mongo.db).save({
-    _id: tokenRef,
-    flow_id: `tokenize-fixture-${randomUUID()}`,
-    merchant_reference: 'fixture',
-    session_id: 'fixture-session',
-    token: stack.vault.seal(token),
-    token_last4: token.slice(-4),
-    status: 'ACTIVE',
-    purchase_country: 'SE',
-    purchase_currency: 'SEK',
-    created_at: new Date(),
-  });
-  return { tokenRef, token };
-}
-
 const chargeBody = (tokenRef: string, customerPresent = true) => ({
   token_ref: tokenRef,
   purchase_currency: 'SEK',
@@ -50,7 +30,7 @@ const chargeBody = (tokenRef: string, customerPresent = true) => ({
 
 /** A charge Klarna refused with a step_up_id (the token's payment method failing, shopper present). */
 async function refusedCharge(customerPresent = true) {
-  const { tokenRef, token } = await vaultedToken();
+  const { tokenRef, token } = await vaultedToken(stack);
   await sim('POST', `/_sim/tokens/${token}/payment-method`, { failing: true });
   const key = `stepup-${randomUUID()}`;
   const refused = await api('POST', '/v1/charges?wait=10s', chargeBody(tokenRef, customerPresent), { 'idempotency-key': key });

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscriptionInputFromRequest, createSubscriptionRequest, type SubscriptionStatus } from '../../contracts/subscription.js';
-import { customerTokensRepository } from '../../persistence/customer-tokens-repository.js';
-import { eventually, http, startAppStack, type AppStack } from '../harness/app-stack.js';
+import { eventually, http, startAppStack, type AppStack, vaultedToken } from '../harness/app-stack.js';
 
 // Subscriptions end to end: the API, Temporal, the worker, FerretDB and the Klarna simulator.
 // Real intervals are days; the short-interval case starts the workflow directly with the
@@ -18,26 +17,6 @@ afterAll(async () => {
 
 const sim = (method: string, path: string, body?: unknown) => http(method, `${stack.simulatorUrl}${path}`, body);
 const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => http(method, `${stack.apiUrl}${path}`, body, headers);
-
-async function vaultedToken(): Promise<{ tokenRef: string; token: string }> {
-  const made = await sim('POST', '/_sim/tokens', { purchase_country: 'SE', purchase_currency: 'SEK' });
-  expect(made.status).toBe(200);
-  const token: string = made.body.token_id;
-  const tokenRef = stack.vault.reference(token);
-  await customerTokensRepository(stack.mongo.db).save({
-    _id: tokenRef,
-    flow_id: `tokenize-fixture-${randomUUID()}`,
-    merchant_reference: 'fixture',
-    session_id: 'fixture-session',
-    token: stack.vault.seal(token),
-    token_last4: token.slice(-4),
-    status: 'ACTIVE',
-    purchase_country: 'SE',
-    purchase_currency: 'SEK',
-    created_at: new Date(),
-  });
-  return { tokenRef, token };
-}
 
 async function ordersAtKlarna(token: string) {
   return ((await sim('GET', '/_sim/orders')).body as { order_id: string; token_id?: string; idempotency_key?: string }[]).filter((o) => o.token_id === token);
@@ -58,7 +37,7 @@ const subscriptionBody = (tokenRef: string, overrides: object = {}) => ({
 
 describe('subscriptions over HTTP', () => {
   it('charges the due period once; charge-now twice → the same order; pause, resume, change, cancel with the token', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     const key = `coffee-${randomUUID().slice(0, 8)}`;
     const body = subscriptionBody(tokenRef);
     const created = await api('POST', '/v1/subscriptions', body, { 'idempotency-key': key });
@@ -101,7 +80,7 @@ describe('subscriptions over HTTP', () => {
   });
 
   it('a renewal Klarna refuses (forced at the simulator): PAST_DUE with a retry scheduled; charge-now runs the retry at once', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     expect((await sim('POST', `/_sim/tokens/${token}/next-order-error`, { error_code: 'PAYMENT_METHOD_FAILED', count: 1 })).status).toBe(200);
     const key = `coffee-${randomUUID().slice(0, 8)}`;
     const body = subscriptionBody(tokenRef, { interval: 'MONTH' });
@@ -129,7 +108,7 @@ describe('subscriptions over HTTP', () => {
   });
 
   it('refuses bad requests before anything starts: 400 naming the fields, 404 unknown token or subscription', async () => {
-    const { tokenRef } = await vaultedToken();
+    const { tokenRef } = await vaultedToken(stack);
     const bad = await api('POST', '/v1/subscriptions', subscriptionBody(tokenRef, { interval: 'FORTNIGHT', time_zone: 'Mars/Olympus', billing_anchor: 'soon' }), { 'idempotency-key': 'bad-1' });
     expect(bad.status).toBe(400);
     const fields = (bad.body.issues as { field: string }[]).map((i) => i.field);
@@ -144,7 +123,7 @@ describe('subscriptions over HTTP', () => {
   });
 
   it('a short interval: one order per period at Klarna, a forced renewal failure retried by dunning, charge-now during renewals adds none', async () => {
-    const { tokenRef, token } = await vaultedToken();
+    const { tokenRef, token } = await vaultedToken(stack);
     const id = `sub-short-${randomUUID().slice(0, 8)}`;
     const request = createSubscriptionRequest.parse(subscriptionBody(tokenRef, { billing_anchor: new Date(Date.now() + 500).toISOString(), dunning: { retry_after_days: [2 / 86_400] } }));
     // The test-only SECOND interval: a period every 4 s; dunning retries 2 s after a failed due date.

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
+import { customerTokensRepository } from '../../persistence/customer-tokens-repository.js';
 import { startInProcessApp, type InProcessApp, type InProcessAppOptions } from '../../stack/in-process-app.js';
 
 export { simulatorCredentials } from '../../stack/in-process-app.js';
@@ -60,3 +62,28 @@ export const tokenizationBody = (merchantReference: string, overrides: object = 
   billing_address: { given_name: 'Alice', family_name: 'Test', email: 'customer@email.se', country: 'SE' },
   ...overrides,
 });
+
+/**
+ * A customer token made at the simulator (`POST /_sim/tokens`, SE/SEK) and vaulted as a tokenize
+ * flow would have stored it: for tests of what happens after tokenization (charges, subscriptions,
+ * step-up). Returns the vault reference and the raw token (for simulator controls only).
+ */
+export async function vaultedToken(stack: AppStack): Promise<{ tokenRef: string; token: string }> {
+  const made = await http('POST', `${stack.simulatorUrl}/_sim/tokens`, { purchase_country: 'SE', purchase_currency: 'SEK' });
+  if (made.status !== 200) throw new Error(`simulator refused to make a token: ${made.status} ${JSON.stringify(made.body)}`);
+  const token: string = made.body.token_id;
+  const tokenRef = stack.vault.reference(token);
+  await customerTokensRepository(stack.mongo.db).save({
+    _id: tokenRef,
+    flow_id: `tokenize-fixture-${randomUUID()}`,
+    merchant_reference: 'fixture',
+    session_id: 'fixture-session',
+    token: stack.vault.seal(token),
+    token_last4: token.slice(-4),
+    status: 'ACTIVE',
+    purchase_country: 'SE',
+    purchase_currency: 'SEK',
+    created_at: new Date(),
+  });
+  return { tokenRef, token };
+}
