@@ -1,9 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import {
-  WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   buyAndTokenizeFlowId,
@@ -17,11 +12,10 @@ import {
   buyAndTokenizeCheckoutSessionUpdate,
   buyAndTokenizeStatusQuery,
   cancelBuyAndTokenizeUpdate,
-  IDEMPOTENCY_CONFLICT,
   NOT_CANCELLABLE,
 } from '../workflows/definitions.js';
 import { ApiError } from './errors.js';
-import { isTemporalUnavailable, requestFingerprint, temporarilyUnavailable, type FlowGateway } from './flow-gateway.js';
+import { isTemporalUnavailable, temporarilyUnavailable, type FlowGateway } from './flow-gateway.js';
 
 export interface BuyAndTokenizeFlowsOptions {
   gateway: FlowGateway;
@@ -38,16 +32,13 @@ export type BuyAndTokenizeStartOutcome = { outcome: 'created' | 'existing' | 'ac
 export function buyAndTokenizeFlows(options: BuyAndTokenizeFlowsOptions) {
   const { gateway } = options;
   const { client } = gateway;
-  const conflict = (key: string) => new ApiError(409, 'idempotency_conflict', `Idempotency key ${key} was already used with a different request.`);
   const ended = (flowId: string, state: string) =>
     new ApiError(409, 'not_cancellable', `Flow ${flowId} has ended (${state}); it can no longer be cancelled.`);
 
   const status = (flowId: string) => gateway.read<BuyAndTokenizeStatus>(flowId, (handle) => handle.query(buyAndTokenizeStatusQuery));
 
-  /** What a start answers when the flow exists but has not answered within the deadline. */
-  async function startingStatus(flowId: string, body: StartBuyAndTokenizeRequest): Promise<BuyAndTokenizeStatus> {
-    const stored = await gateway.stored<BuyAndTokenizeStatus>(flowId);
-    if (stored) return stored;
+  /** What a start answers when the flow has neither answered nor stored anything yet. */
+  function startingStatus(flowId: string, body: StartBuyAndTokenizeRequest): BuyAndTokenizeStatus {
     const now = new Date().toISOString();
     return {
       flow_id: flowId,
@@ -61,30 +52,6 @@ export function buyAndTokenizeFlows(options: BuyAndTokenizeFlowsOptions) {
     };
   }
 
-  /** The start got no update answer: a closed flow, or Temporal too slow (answered from its memo). */
-  async function afterUnansweredStart(
-    flowId: string,
-    idempotencyKey: string,
-    body: StartBuyAndTokenizeRequest,
-    fingerprint: string,
-    err: unknown,
-  ): Promise<BuyAndTokenizeStartOutcome> {
-    let memoFingerprint: unknown;
-    try {
-      const description = await gateway.within(gateway.deadlines.readMs, () => client.workflow.getHandle(flowId).describe());
-      memoFingerprint = description.memo?.request_fingerprint;
-    } catch {
-      if (isTemporalUnavailable(err) || err instanceof WorkflowExecutionAlreadyStartedError) throw temporarilyUnavailable('Temporal');
-      throw err;
-    }
-    if (memoFingerprint !== fingerprint) throw conflict(idempotencyKey);
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      const current = await status(flowId);
-      if (current) return { outcome: 'existing', status: current };
-    }
-    return { outcome: 'accepted', status: await startingStatus(flowId, body) };
-  }
-
   return {
     status,
 
@@ -95,31 +62,18 @@ export function buyAndTokenizeFlows(options: BuyAndTokenizeFlowsOptions) {
      */
     async start(idempotencyKey: string, body: StartBuyAndTokenizeRequest): Promise<BuyAndTokenizeStartOutcome> {
       const flowId = buyAndTokenizeFlowId(idempotencyKey);
-      const fingerprint = requestFingerprint(body);
-      const requestId = randomUUID();
-      const startOperation = new WithStartWorkflowOperation('buyAndTokenizeWorkflow', {
+      return gateway.startWithUpdate<BuyAndTokenizeStatus>({
+        workflowType: 'buyAndTokenizeWorkflow',
+        flowId,
+        idempotencyKey,
         taskQueue: options.taskQueue,
-        workflowId: flowId,
-        args: [buyAndTokenizeInputFromRequest(flowId, body, options.defaultAbandonmentMs, { fingerprint, requestId })],
-        memo: { request_fingerprint: fingerprint },
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        // A finished flow keeps its id: the key cannot start a second purchase.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        body,
+        input: (start) => buyAndTokenizeInputFromRequest(flowId, body, options.defaultAbandonmentMs, start),
+        update: buyAndTokenizeCheckoutSessionUpdate,
+        waitMs: gateway.deadlines.startMs,
+        read: status,
+        starting: () => startingStatus(flowId, body),
       });
-      try {
-        const answer = await gateway.within(gateway.deadlines.startMs, () =>
-          client.workflow.executeUpdateWithStart(buyAndTokenizeCheckoutSessionUpdate, {
-            args: [{ request_fingerprint: fingerprint, request_id: requestId }],
-            startWorkflowOperation: startOperation,
-          }),
-        );
-        return { outcome: answer.created ? 'created' : 'existing', status: answer.status };
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === IDEMPOTENCY_CONFLICT) {
-          throw conflict(idempotencyKey);
-        }
-        return afterUnansweredStart(flowId, idempotencyKey, body, fingerprint, err);
-      }
     },
 
     /**

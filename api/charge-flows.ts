@@ -1,12 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { chargeFlowId, chargeInputFromRequest, isTerminalChargeState, type ChargeStatus, type StartChargeRequest } from '../contracts/charge.js';
 import { marketIssues } from '../contracts/klarna-market-rules.js';
 import type { CustomerTokensRepository } from '../persistence/customer-tokens-repository.js';
-import { chargeOutcomeUpdate, chargeStatusQuery, IDEMPOTENCY_CONFLICT } from '../workflows/definitions.js';
+import { chargeOutcomeUpdate, chargeStatusQuery } from '../workflows/definitions.js';
 import { ApiError } from './errors.js';
-import { isTemporalUnavailable, requestFingerprint, temporarilyUnavailable, type FlowGateway } from './flow-gateway.js';
+import type { FlowGateway, StartOutcome } from './flow-gateway.js';
 
 export interface ChargeFlowsOptions {
   gateway: FlowGateway;
@@ -14,20 +11,17 @@ export interface ChargeFlowsOptions {
   customerTokens: CustomerTokensRepository;
 }
 
-export type ChargeStartOutcome = { outcome: 'created' | 'existing' | 'accepted'; status: ChargeStatus };
+export type ChargeStartOutcome = StartOutcome<ChargeStatus>;
 
 /** Starting and reading token charges on Temporal, for the HTTP routes; every call bounded. */
 export function chargeFlows(options: ChargeFlowsOptions) {
   const { gateway, customerTokens } = options;
-  const { client } = gateway;
 
   const status = (flowId: string) => gateway.read<ChargeStatus>(flowId, (handle) => handle.query(chargeStatusQuery));
   const statusWhenChanged = (flowId: string, waitMs: number) =>
     gateway.readWhenChanged<ChargeStatus>(flowId, (handle) => handle.query(chargeStatusQuery), waitMs, isTerminalChargeState);
 
-  async function startingStatus(flowId: string, body: StartChargeRequest): Promise<ChargeStatus> {
-    const stored = await gateway.stored<ChargeStatus>(flowId);
-    if (stored) return stored;
+  function startingStatus(flowId: string, body: StartChargeRequest): ChargeStatus {
     const now = new Date().toISOString();
     return {
       flow_id: flowId,
@@ -66,51 +60,20 @@ export function chargeFlows(options: ChargeFlowsOptions) {
       }
 
       const flowId = chargeFlowId(idempotencyKey);
-      const fingerprint = requestFingerprint(body);
-      const requestId = randomUUID();
-      const startOperation = new WithStartWorkflowOperation('chargeWorkflow', {
+      return gateway.startWithUpdate<ChargeStatus>({
+        workflowType: 'chargeWorkflow',
+        flowId,
+        idempotencyKey,
         taskQueue: options.taskQueue,
-        workflowId: flowId,
-        args: [chargeInputFromRequest(flowId, body, { fingerprint, requestId })],
-        memo: { request_fingerprint: fingerprint },
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        // A charge id is used once, forever: the same key never places a second order.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        body,
+        input: (start) => chargeInputFromRequest(flowId, body, start),
+        update: chargeOutcomeUpdate,
+        waitMs,
+        read: status,
+        starting: () => startingStatus(flowId, body),
+        // The update answers the outcome: a charge that has one is the same charge again.
+        settled: (current) => current.state !== 'PLACING_ORDER',
       });
-      try {
-        const answer = await gateway.within(waitMs, () =>
-          client.workflow.executeUpdateWithStart(chargeOutcomeUpdate, {
-            args: [{ request_fingerprint: fingerprint, request_id: requestId }],
-            startWorkflowOperation: startOperation,
-          }),
-        );
-        return { outcome: answer.created ? 'created' : 'existing', status: answer.status };
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === IDEMPOTENCY_CONFLICT) {
-          throw new ApiError(409, 'idempotency_conflict', `Idempotency key ${idempotencyKey} was already used with a different request.`);
-        }
-        // A closed charge (the update cannot be taken) or one still going after the wait.
-        let memoFingerprint: unknown;
-        try {
-          const description = await gateway.within(gateway.deadlines.readMs, () => client.workflow.getHandle(flowId).describe());
-          memoFingerprint = description.memo?.request_fingerprint;
-        } catch (describeErr) {
-          if (!(describeErr instanceof WorkflowNotFoundError)) {
-            if (isTemporalUnavailable(err)) throw temporarilyUnavailable('Temporal');
-            throw err;
-          }
-          // The wait ran out before the start reached Temporal: start it now (same id, same
-          // input; idempotent), so a 202 always names a charge that exists.
-          await gateway.within(gateway.deadlines.startMs, () => client.workflow.start('chargeWorkflow', startOperation.options));
-          memoFingerprint = fingerprint;
-        }
-        if (memoFingerprint !== fingerprint) {
-          throw new ApiError(409, 'idempotency_conflict', `Idempotency key ${idempotencyKey} was already used with a different request.`);
-        }
-        const current = await status(flowId).catch(() => undefined);
-        if (current && current.state !== 'PLACING_ORDER') return { outcome: 'existing', status: current };
-        return { outcome: 'accepted', status: current ?? (await startingStatus(flowId, body)) };
-      }
     },
   };
 }

@@ -1,5 +1,14 @@
-import { createHash } from 'node:crypto';
-import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  isGrpcServiceError,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import { IDEMPOTENCY_CONFLICT, type CheckoutSessionRequest } from '../workflows/definitions.js';
 import type { FlowStatusBase } from '../contracts/flow-status.js';
 import type { FlowsRepository } from '../persistence/flows-repository.js';
 import { ApiError } from './errors.js';
@@ -28,6 +37,32 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** The same idempotency key came with another request body. */
+export const idempotencyConflict = (key: string) =>
+  new ApiError(409, 'idempotency_conflict', `Idempotency key ${key} was already used with a different request.`);
+
+/** How an idempotent start ended within its deadline: a new flow, an existing one, or one still going. */
+export type StartOutcome<S> = { outcome: 'created' | 'existing' | 'accepted'; status: S };
+
+export interface StartWithUpdateSpec<S extends FlowStatusBase> {
+  workflowType: string;
+  flowId: string;
+  idempotencyKey: string;
+  taskQueue: string;
+  /** The request body: its fingerprint goes into the input and the memo. */
+  body: unknown;
+  /** The workflow input, given the request's fingerprint and this call's id. */
+  input: (start: { fingerprint: string; requestId: string }) => unknown;
+  /** The update sent with the start; it answers `{status, created}` and refuses another fingerprint. */
+  update: UpdateDefinition<{ status: S; created: boolean }, [CheckoutSessionRequest]>;
+  waitMs: number;
+  read: (flowId: string) => Promise<S | undefined>;
+  /** The answer while the flow has stored nothing yet. */
+  starting: () => S;
+  /** A status that is the flow's answer already (e.g. a settled charge): then `existing`, not `accepted`. */
+  settled?: (status: S) => boolean;
 }
 
 /** A gRPC failure that says "Temporal is not answering" (deadline, unavailable, cancelled). */
@@ -99,6 +134,56 @@ export function flowGateway(options: { client: Client; flows: FlowsRepository; d
         if (stored && (stored.state !== first.state || stored.updated_at !== first.updated_at)) return stored;
       }
       return first;
+    },
+
+    /**
+     * Idempotent start in one round trip (update-with-start, `USE_EXISTING`, `REJECT_DUPLICATE`):
+     * the same key and body return the same flow, another body is a 409. Without an answer within
+     * `waitMs` (Temporal slow, no worker, a closed flow), the memo decides the conflict, a closed or
+     * settled flow answers `existing`, and otherwise `accepted` with its current state; if the start
+     * had not even reached Temporal it is started now, so an `accepted` flow always exists.
+     */
+    async startWithUpdate<S extends FlowStatusBase>(spec: StartWithUpdateSpec<S>): Promise<StartOutcome<S>> {
+      const fingerprint = requestFingerprint(spec.body);
+      const requestId = randomUUID();
+      const startOperation = new WithStartWorkflowOperation(spec.workflowType, {
+        taskQueue: spec.taskQueue,
+        workflowId: spec.flowId,
+        args: [spec.input({ fingerprint, requestId })],
+        memo: { request_fingerprint: fingerprint },
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        // A finished flow keeps its id: the key never starts a second one.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+      try {
+        const answer = await within(spec.waitMs, () =>
+          client.workflow.executeUpdateWithStart(spec.update, {
+            args: [{ request_fingerprint: fingerprint, request_id: requestId }],
+            startWorkflowOperation: startOperation,
+          }),
+        );
+        return { outcome: answer.created ? 'created' : 'existing', status: answer.status };
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === IDEMPOTENCY_CONFLICT) {
+          throw idempotencyConflict(spec.idempotencyKey);
+        }
+        let memoFingerprint: unknown;
+        try {
+          const description = await within(deadlines.readMs, () => client.workflow.getHandle(spec.flowId).describe());
+          memoFingerprint = description.memo?.request_fingerprint;
+        } catch (describeErr) {
+          if (!(describeErr instanceof WorkflowNotFoundError)) {
+            if (isTemporalUnavailable(err) || err instanceof WorkflowExecutionAlreadyStartedError) throw temporarilyUnavailable('Temporal');
+            throw err;
+          }
+          await within(deadlines.startMs, () => client.workflow.start(spec.workflowType, startOperation.options));
+          memoFingerprint = fingerprint;
+        }
+        if (memoFingerprint !== fingerprint) throw idempotencyConflict(spec.idempotencyKey);
+        const current = await spec.read(spec.flowId).catch(() => undefined);
+        if (current && (err instanceof WorkflowExecutionAlreadyStartedError || spec.settled?.(current))) return { outcome: 'existing', status: current };
+        return { outcome: 'accepted', status: current ?? (await this.stored<S>(spec.flowId)) ?? spec.starting() };
+      }
     },
 
     /** Whether Temporal knows the flow (bounded): true, false, or 'unknown' when it cannot say. */

@@ -1,16 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import {
-  WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TokenizeStatus } from '../contracts/flow-status.js';
 import { tokenizeFlowId, tokenizeInputFromRequest, type StartTokenizationRequest } from '../contracts/tokenize.js';
 import { isTerminalTokenizeState, type CancellationReason } from '../contracts/flow-status.js';
-import { cancelFlowUpdate, checkoutSessionUpdate, IDEMPOTENCY_CONFLICT, NOT_CANCELLABLE, tokenizeStatusQuery } from '../workflows/definitions.js';
+import { cancelFlowUpdate, checkoutSessionUpdate, NOT_CANCELLABLE, tokenizeStatusQuery } from '../workflows/definitions.js';
 import { ApiError } from './errors.js';
-import { isTemporalUnavailable, requestFingerprint, temporarilyUnavailable, type FlowGateway } from './flow-gateway.js';
+import { isTemporalUnavailable, temporarilyUnavailable, type FlowGateway, type StartOutcome as GatewayStartOutcome } from './flow-gateway.js';
 
 export interface TokenizeFlowsOptions {
   gateway: FlowGateway;
@@ -19,7 +14,7 @@ export interface TokenizeFlowsOptions {
 }
 
 /** How a start ended within its deadline: a new flow, an existing one, or one still starting. */
-export type StartOutcome = { outcome: 'created' | 'existing' | 'accepted'; status: TokenizeStatus };
+export type StartOutcome = GatewayStartOutcome<TokenizeStatus>;
 
 /** Starting and reading tokenize flows on Temporal, for the HTTP routes; every call bounded. */
 export function tokenizeFlows(options: TokenizeFlowsOptions) {
@@ -31,10 +26,8 @@ export function tokenizeFlows(options: TokenizeFlowsOptions) {
   const statusWhenChanged = (flowId: string, waitMs: number) =>
     gateway.readWhenChanged<TokenizeStatus>(flowId, (handle) => handle.query(tokenizeStatusQuery), waitMs, isTerminalTokenizeState);
 
-  /** What a start answers when the flow exists but has not answered within the deadline. */
-  async function startingStatus(flowId: string, body: StartTokenizationRequest): Promise<TokenizeStatus> {
-    const stored = await gateway.stored<TokenizeStatus>(flowId);
-    if (stored) return stored;
+  /** What a start answers when the flow has neither answered nor stored anything yet. */
+  function startingStatus(flowId: string, body: StartTokenizationRequest): TokenizeStatus {
     const now = new Date().toISOString();
     return {
       flow_id: flowId,
@@ -85,58 +78,18 @@ export function tokenizeFlows(options: TokenizeFlowsOptions) {
      */
     async start(idempotencyKey: string, body: StartTokenizationRequest): Promise<StartOutcome> {
       const flowId = tokenizeFlowId(idempotencyKey);
-      const fingerprint = requestFingerprint(body);
-      const requestId = randomUUID();
-      const startOperation = new WithStartWorkflowOperation('tokenizeWorkflow', {
+      return gateway.startWithUpdate<TokenizeStatus>({
+        workflowType: 'tokenizeWorkflow',
+        flowId,
+        idempotencyKey,
         taskQueue: options.taskQueue,
-        workflowId: flowId,
-        args: [tokenizeInputFromRequest(flowId, body, options.defaultAbandonmentMs, { fingerprint, requestId })],
-        memo: { request_fingerprint: fingerprint },
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        // A finished flow keeps its id: the key cannot start a second tokenization.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        body,
+        input: (start) => tokenizeInputFromRequest(flowId, body, options.defaultAbandonmentMs, start),
+        update: checkoutSessionUpdate,
+        waitMs: gateway.deadlines.startMs,
+        read: status,
+        starting: () => startingStatus(flowId, body),
       });
-      try {
-        const answer = await gateway.within(gateway.deadlines.startMs, () =>
-          client.workflow.executeUpdateWithStart(checkoutSessionUpdate, {
-            args: [{ request_fingerprint: fingerprint, request_id: requestId }],
-            startWorkflowOperation: startOperation,
-          }),
-        );
-        return { outcome: answer.created ? 'created' : 'existing', status: answer.status };
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === IDEMPOTENCY_CONFLICT) {
-          throw new ApiError(409, 'idempotency_conflict', `Idempotency key ${idempotencyKey} was already used with a different request.`);
-        }
-        return this.afterUnansweredStart(flowId, idempotencyKey, body, fingerprint, err);
-      }
-    },
-
-    /** The start got no update answer: a closed flow, an older flow, or Temporal too slow. */
-    async afterUnansweredStart(
-      flowId: string,
-      idempotencyKey: string,
-      body: StartTokenizationRequest,
-      fingerprint: string,
-      err: unknown,
-    ): Promise<StartOutcome> {
-      let memoFingerprint: unknown;
-      try {
-        const description = await gateway.within(gateway.deadlines.readMs, () => client.workflow.getHandle(flowId).describe());
-        memoFingerprint = description.memo?.request_fingerprint;
-      } catch {
-        if (isTemporalUnavailable(err) || err instanceof WorkflowExecutionAlreadyStartedError) throw temporarilyUnavailable('Temporal');
-        throw err;
-      }
-      if (memoFingerprint !== fingerprint) {
-        throw new ApiError(409, 'idempotency_conflict', `Idempotency key ${idempotencyKey} was already used with a different request.`);
-      }
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        // Closed (or a flow that does not take this update): its status says how it ended.
-        const current = await status(flowId);
-        if (current) return { outcome: 'existing', status: current };
-      }
-      return { outcome: 'accepted', status: await startingStatus(flowId, body) };
     },
   };
 }
