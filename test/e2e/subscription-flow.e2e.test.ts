@@ -157,4 +157,33 @@ describe('subscriptions over HTTP', () => {
     // One order per period, under the id of the try that succeeded.
     expect(orders.map((o) => o.idempotency_key).sort()).toEqual(paidPeriods.map((p) => p.attempts.at(-1)!.charge_id).sort());
   }, 90_000);
+
+  it('"charge now" sent twice while a scheduled renewal is at Klarna: both answer with that renewal, one order', async () => {
+    const { tokenRef, token } = await vaultedToken(stack);
+    const id = `sub-renewing-${randomUUID().slice(0, 8)}`;
+    // A period every 10 s, anchored 8 s ago: period 0 is charged at the start, period 1 is due in 2 s.
+    const request = createSubscriptionRequest.parse(subscriptionBody(tokenRef, { billing_anchor: new Date(Date.now() - 8_000).toISOString() }));
+    const input = { ...subscriptionInputFromRequest(id, request), interval: 'SECOND' as const, interval_count: 10 };
+    await stack.temporal.workflow.start('subscriptionWorkflow', { taskQueue: stack.taskQueue, workflowId: id, args: [input] });
+    await eventually(async () => ((await api('GET', `/v1/subscriptions/${id}`)).body.periods?.[0]?.state === 'PAID' ? true : undefined), 'period 0 paid');
+    // Klarna places the scheduled renewal of period 1 and holds its answer for 3 s.
+    const hold = await sim('POST', '/_sim/faults', { path: `/customer-token/v1/tokens/${token}/order`, phase: 'after', latencyMs: 3_000, count: 1 });
+    expect(hold.status).toBe(200);
+    await eventually(async () => ((await ordersAtKlarna(token)).some((o) => o.idempotency_key === `charge-${id}-1`) ? true : undefined), 'the renewal at Klarna');
+    const [a, b] = await Promise.all([api('POST', `/v1/subscriptions/${id}/charge-now?wait=10s`), api('POST', `/v1/subscriptions/${id}/charge-now?wait=10s`)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    // The hold was on the scheduled renewal: both calls came while its answer was held.
+    expect(((await sim('GET', '/_sim/faults')).body as { id: string; matched: number }[]).find((f) => f.id === hold.body.id)?.matched).toBe(1);
+    const orders = await ordersAtKlarna(token);
+    const renewal = orders.find((o) => o.idempotency_key === `charge-${id}-1`)!;
+    expect(a.body).toMatchObject({ index: 1, state: 'PAID', attempts: [{ charge_id: `charge-${id}-1`, state: 'COMPLETED', order_id: renewal.order_id }] });
+    expect(a.body.attempts).toHaveLength(1);
+    expect(b.body).toEqual(a.body);
+    await api('POST', `/v1/subscriptions/${id}/cancel`, {});
+    // One order per period; the renewal's order was asked for once (the scheduled call only).
+    expect(orders.map((o) => o.idempotency_key).sort()).toEqual([`charge-${id}-0`, `charge-${id}-1`]);
+    const log = (await sim('GET', '/_sim/requests?method=POST&path_prefix=/customer-token/')).body as { path: string; idempotency_key?: string }[];
+    expect(log.filter((r) => r.path === `/customer-token/v1/tokens/${token}/order`).map((r) => r.idempotency_key)).toEqual([`charge-${id}-0`, `charge-${id}-1`]);
+    expect((await ordersAtKlarna(token)).map((o) => o.idempotency_key).sort()).toEqual([`charge-${id}-0`, `charge-${id}-1`]);
+  });
 });

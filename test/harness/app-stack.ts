@@ -68,7 +68,7 @@ export const tokenizationBody = (merchantReference: string, overrides: object = 
  * flow would have stored it: for tests of what happens after tokenization (charges, subscriptions,
  * step-up). Returns the vault reference and the raw token (for simulator controls only).
  */
-export async function vaultedToken(stack: AppStack): Promise<{ tokenRef: string; token: string }> {
+export async function vaultedToken(stack: Pick<AppStack, 'simulatorUrl' | 'vault' | 'mongo'>): Promise<{ tokenRef: string; token: string }> {
   const made = await http('POST', `${stack.simulatorUrl}/_sim/tokens`, { purchase_country: 'SE', purchase_currency: 'SEK' });
   if (made.status !== 200) throw new Error(`simulator refused to make a token: ${made.status} ${JSON.stringify(made.body)}`);
   const token: string = made.body.token_id;

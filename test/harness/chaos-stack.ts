@@ -364,7 +364,7 @@ function supervisedProcess(options: SupervisedOptions): AppProcessControl {
  * Ready = this process (SDK identity `<pid>@<host>`) polls the workflow task queue. The worker
  * bundles the workflows before it polls: some seconds on two cores.
  */
-async function waitForWorkerPolling(address: string, taskQueue: string, pid: number, signal: AbortSignal): Promise<void> {
+export async function waitForWorkerPolling(address: string, taskQueue: string, pid: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + 150_000;
   const identity = `${pid}@${hostname()}`;
   let last: unknown;
