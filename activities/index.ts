@@ -5,8 +5,9 @@ import { createMerchantNotificationActivities, type MerchantNotificationDeps } f
 import { createStepUpActivities } from './step-up-activities.js';
 import { createSubscriptionActivities } from './subscription-activities.js';
 import { createTokenizeActivities, type TokenizeActivityDeps } from './tokenize-activities.js';
+import { createV2Activities, type V2ActivityDeps } from './v2-activities.js';
 
-export type ActivityDeps = TokenizeActivityDeps & FlowStorageActivityDeps & ChargeActivityDeps & BuyAndTokenizeActivityDeps & MerchantNotificationDeps;
+export type ActivityDeps = TokenizeActivityDeps & FlowStorageActivityDeps & ChargeActivityDeps & BuyAndTokenizeActivityDeps & MerchantNotificationDeps & V2ActivityDeps;
 
 /** Every activity the worker registers, wired to injected dependencies (real or fake in tests). */
 export function createActivities(deps: ActivityDeps) {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSubscriptionActivities(deps),
     ...createMerchantNotificationActivities(deps),
     ...createStepUpActivities(deps),
+    ...createV2Activities(deps),
   };
 }
 

@@ -8,6 +8,10 @@ import { randomBytes } from 'node:crypto';
 /** `npm run dev`'s CALLBACK_SECRET. */
 export const DEV_CALLBACK_SECRET = 'dev-callback-secret-not-for-production';
 
+/** `npm run dev`'s Klarna v2 webhook signing key (the simulator signs with it; KLARNA_WEBHOOK_SIGNING_KEYS). */
+export const DEV_WEBHOOK_SIGNING_KEY_ID = 'dev-1';
+export const DEV_WEBHOOK_SIGNING_KEY = 'dev-webhook-signing-key-not-for-production';
+
 /**
  * The first bytes of every key `npm run dev` makes (TOKEN_ENCRYPTION_KEY in
  * `.data/dev-token-encryption-key`, PAYLOAD_ENCRYPTION_KEYS in `.data/dev-payload-encryption-keys`):
@@ -36,4 +40,6 @@ export const knownDevelopmentValues: Readonly<Record<string, readonly string[]>>
   // The Klarna simulator's credentials (npm run dev, docker compose, the tests).
   KLARNA_USERNAME: ['sim-merchant', 'test-merchant'],
   KLARNA_PASSWORD: ['sim-secret', 'test-secret'],
+  // npm run dev's v2 webhook signing key (DEV_WEBHOOK_SIGNING_KEY above).
+  KLARNA_WEBHOOK_SIGNING_KEYS: [DEV_WEBHOOK_SIGNING_KEY],
 };

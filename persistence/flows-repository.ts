@@ -65,6 +65,9 @@ export function flowsRepository(db: Db) {
     /** The newest charges on one token (by its token_ref in the charge's status). */
     chargesOnToken: (tokenRef: string, limit: number) =>
       flows.find({ flow_type: 'charge', 'status.token_ref': tokenRef } as Filter<FlowDocument>).sort({ created_at: -1, _id: -1 }).limit(limit).toArray(),
+    /** A v2 flow that ended DECLINED with this decline context, if any (contracts/v2.ts). */
+    findDeclined: (flowType: string, declineContext: string) =>
+      flows.findOne({ flow_type: flowType, state: 'DECLINED', 'status.decline_context': declineContext } as Filter<FlowDocument>),
     find: <S extends FlowStatusBase = FlowStatusBase>(flowId: string) =>
       flows.findOne({ _id: flowId }) as Promise<FlowDocument<S> | null>,
   };

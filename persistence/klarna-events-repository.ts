@@ -9,9 +9,11 @@ import { collections, isDuplicateKeyError } from './mongo.js';
  */
 export interface KlarnaEventDocument {
   _id: string; // event id
-  source: 'authorization_callback' | 'checkout_authorization' | 'hpp_status_update';
+  source: 'authorization_callback' | 'checkout_authorization' | 'hpp_status_update' | 'v2_webhook';
   flow_id: string;
   session_id?: string;
+  /** v2 webhooks: the payment request it is about (its flow may not be known yet when it arrives). */
+  payment_request_id?: string;
   /** Secrets in the payload are sealed by the token vault before they get here. */
   payload: Record<string, unknown>;
   received_at: Date;
@@ -40,6 +42,9 @@ export function klarnaEventsRepository(db: Db) {
     },
     find: (eventId: string) => events.findOne({ _id: eventId }),
     pendingForFlow: (flowId: string) => events.find({ flow_id: flowId, delivery: 'pending' }).sort({ received_at: 1 }).limit(100).toArray(),
+    /** v2: events of a payment request not yet known to be in its flow (the flow collects them while it waits). */
+    pendingForPaymentRequest: (paymentRequestId: string) =>
+      events.find({ payment_request_id: paymentRequestId, delivery: 'pending' }).sort({ received_at: 1 }).limit(100).toArray(),
     listForFlow: (flowId: string) => events.find({ flow_id: flowId }).sort({ received_at: 1 }).toArray(),
   };
 }

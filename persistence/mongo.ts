@@ -9,6 +9,10 @@ export const collections = {
   orders: 'orders',
   /** Our outbound webhooks to the merchant and their delivery log, `_id` = event id. */
   merchantEvents: 'merchant_events',
+  /** Klarna v2 customer tokens (sealed, with their scopes), `_id` = token_ref. */
+  v2CustomerTokens: 'v2_customer_tokens',
+  /** Klarna v2 network session tokens kept for the hand-off (sealed, 1 hour), `_id` = flow id. */
+  v2NetworkSessions: 'v2_network_sessions',
 } as const;
 
 export interface Mongo {
@@ -55,6 +59,10 @@ export async function ensureIndexes(db: Db): Promise<void> {
   await db.collection(collections.flows).createIndex({ 'status.token_ref': 1, created_at: -1 }, { name: 'charges_on_token' });
   await db.collection(collections.merchantEvents).createIndex({ subscription_id: 1, created_at: -1 }, { name: 'events_by_subscription' });
   await db.collection(collections.klarnaEvents).createIndex({ flow_id: 1, received_at: 1 }, { name: 'flow_events' });
+  // v2 webhooks are found by their payment request (they may arrive before their flow is known).
+  await db.collection(collections.klarnaEvents).createIndex({ payment_request_id: 1, received_at: 1 }, { name: 'payment_request_events' });
+  // A DECLINED v2 flow's context, so the same one is not replayed (contracts/v2.ts).
+  await db.collection(collections.flows).createIndex({ 'status.decline_context': 1 }, { name: 'v2_decline_context' });
   // One order per buy-and-tokenize flow: a second order id for the same flow is refused.
   await db.collection(collections.orders).createIndex({ flow_id: 1 }, { unique: true, name: 'flow_id_unique' });
 }

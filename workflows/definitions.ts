@@ -5,6 +5,7 @@ import type { CancellationReason, TokenizeStatus } from '../contracts/flow-statu
 import type { ShopperAuthorization } from '../contracts/tokenize.js';
 import type { HppSessionView, StepUpStatus } from '../contracts/step-up.js';
 import type { BillingPeriod, CatchUpPolicy, ChangeSubscriptionRequest, SubscriptionStatus } from '../contracts/subscription.js';
+import type { V2AuthorizeStatus, V2PaymentRequestEvent, V2PaymentRequestStatus } from '../contracts/v2.js';
 
 // The one definition of each message the workflows take; the API imports these too.
 
@@ -97,3 +98,20 @@ export const hppStatusSignal = defineSignal<[HppSessionView]>('hppStatus');
  * first. Refused (NOT_CANCELLABLE) once the order is being placed or the recovery has ended.
  */
 export const cancelStepUpUpdate = defineUpdate<StepUpStatus, [{ reason: CancellationReason }]>('cancelStepUp');
+
+/** A v2 flow's status (v2_authorize and v2_charge; tokens only by their `token_ref`). */
+export const v2AuthorizeStatusQuery = defineQuery<V2AuthorizeStatus>('v2AuthorizeStatus');
+/**
+ * Resolves once the checkout has its answer: the outcome, or the step-up's payment request to
+ * send the shopper to. Sent with the start (update-with-start); same fingerprint rule and
+ * `created` flag as `checkoutSession`.
+ */
+export const v2AuthorizeAnswerUpdate = defineUpdate<{ status: V2AuthorizeStatus; created: boolean }, [CheckoutSessionRequest]>('v2AuthorizeAnswer');
+/** A payment request flow's status (Web SDK partner path). */
+export const v2PaymentRequestStatusQuery = defineQuery<V2PaymentRequestStatus>('v2PaymentRequestStatus');
+/** Resolves once the payment request exists (its id for the Web SDK) or the flow ended; sent with the start. */
+export const v2PaymentRequestCreatedUpdate = defineUpdate<{ status: V2PaymentRequestStatus; created: boolean }, [CheckoutSessionRequest]>(
+  'v2PaymentRequestCreated',
+);
+/** A payment request state change from Klarna's signed webhook, after the API stored it (no tokens). */
+export const v2PaymentRequestEventSignal = defineSignal<[V2PaymentRequestEvent]>('v2PaymentRequestEvent');

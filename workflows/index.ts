@@ -6,3 +6,5 @@ export { subscriptionWorkflow } from './subscription-workflow.js';
 export { cancelTokenWorkflow, refreshTokenWorkflow } from './token-maintenance-workflows.js';
 export { stepUpRecoveryWorkflow } from './step-up-workflow.js';
 export { tokenizeWorkflow } from './tokenize-workflow.js';
+export { v2AuthorizeWorkflow } from './v2-authorize-workflow.js';
+export { v2PaymentRequestWorkflow } from './v2-payment-request-workflow.js';

@@ -141,6 +141,12 @@ export function swaggerOptions(options: OpenApiContractOptions): SwaggerOptions 
             name: 'secret',
             description: "The flow's own callback secret, which the callback URLs given to Klarna carry (HMAC of the flow id).",
           },
+          klarnaSignature: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Klarna-Signature',
+            description: 'Klarna v2 webhooks: hex HMAC-SHA256 of the raw body under the signing key named by `Klarna-Signing-Key-Id` (KLARNA_WEBHOOK_SIGNING_KEYS).',
+          },
         },
       },
       tags: Object.values(tags).filter((t) => t.name !== 'docs'),

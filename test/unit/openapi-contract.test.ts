@@ -47,7 +47,7 @@ describe('the OpenAPI document', () => {
     const doc = await openApiDocument({ publicBaseUrl: 'https://payments.merchant.test' });
     expect(doc.servers).toEqual([expect.objectContaining({ url: 'https://payments.merchant.test' })]);
     expect((doc.info as Record<string, unknown>).license).toEqual({ name: 'Proprietary' });
-    expect(Object.keys((doc.components as any).securitySchemes)).toEqual(['bearerAuth', 'callbackSecret']);
+    expect(Object.keys((doc.components as any).securitySchemes)).toEqual(['bearerAuth', 'callbackSecret', 'klarnaSignature']);
     const operations = operationsOf(doc);
     expect(operations.length).toBeGreaterThan(8);
     const ids = operations.map(([, op]) => op.operationId);
@@ -60,7 +60,7 @@ describe('the OpenAPI document', () => {
       expect(op.responses['429']!.headers?.['Retry-After'], label).toBeDefined();
       if (op.requestBody) expect(codes, label).toEqual(expect.arrayContaining(['400', '413', '415']));
       if (op.parameters?.length) expect(codes, label).toContain('400');
-      if (label.includes(' /v1/')) {
+      if (label.includes(' /v1/') || label.includes(' /v2/')) {
         expect(op.security, label).toEqual([{ bearerAuth: [] }]);
         expect(codes, label).toEqual(expect.arrayContaining(['401', '503']));
       }
@@ -69,6 +69,9 @@ describe('the OpenAPI document', () => {
     expect(ops['POST /v1/tokenizations']!.operationId).toBe('startTokenization');
     expect(ops['POST /klarna/callbacks/authorization/{flow_id}']!.security).toEqual([{ callbackSecret: [] }]);
     expect(ops['GET /health']!.security).toEqual([]);
+    // Klarna v2 webhooks authenticate by their signature, not a URL secret.
+    expect(ops['POST /klarna/webhooks/v2']!.security).toEqual([{ klarnaSignature: [] }]);
+    expect(ops['POST /v2/web-sdk/initiate']!.operationId).toBe('initiateV2WebSdkPayment');
   });
 
   it('generates a typed client that compiles (openapi-typescript + examples/typed-client)', async () => {
