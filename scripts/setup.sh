@@ -2,14 +2,18 @@
 # Everything `npm run dev` and `npm test` need, installed only when missing (fast no-op otherwise):
 #   1. npm packages: `npm ci` (scripts/npm-ci.sh) when node_modules is missing or older than
 #      package-lock.json;
-#   2. the Temporal CLI, the Temporal test server and FerretDB: scripts/install-tools.sh.
-# Usage: scripts/setup.sh [--quiet]     (--quiet: say nothing when nothing is to be done)
+#   2. the Temporal CLI, the Temporal test server and FerretDB: scripts/install-tools.sh;
+#   3. with --browser (`npm test`, `npm run setup`; not `npm run dev`): Chromium for the browser
+#      tests, Debian's package (install-tools.sh --chromium).
+# Usage: scripts/setup.sh [--quiet] [--browser]   (--quiet: say nothing when nothing is to be done)
 set -euo pipefail
 
 QUIET=false
+tool_args=()
 for arg in "$@"; do
   case "$arg" in
-    --quiet | -q) QUIET=true ;;
+    --quiet | -q) QUIET=true; tool_args+=(--quiet) ;;
+    --browser) tool_args+=(--chromium) ;;
     *) echo "setup: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -27,8 +31,4 @@ elif ! $QUIET; then
   echo "setup: npm packages up to date"
 fi
 
-if $QUIET; then
-  bash scripts/install-tools.sh --quiet
-else
-  bash scripts/install-tools.sh
-fi
+bash scripts/install-tools.sh ${tool_args[@]+"${tool_args[@]}"}

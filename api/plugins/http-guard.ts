@@ -104,7 +104,10 @@ export async function registerHttpGuard(app: FastifyInstance, options: HttpGuard
     void reply.header('x-content-type-options', 'nosniff');
     if (!request.url.startsWith('/docs/static/')) {
       void reply.header('cache-control', 'no-store');
-      if (!request.url.startsWith('/docs')) void reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+      // A page the API serves (the dev-only demo checkout) brings its own, narrower policy.
+      if (!request.url.startsWith('/docs') && !reply.hasHeader('content-security-policy')) {
+        void reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+      }
     }
     return payload;
   });

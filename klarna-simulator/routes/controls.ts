@@ -9,7 +9,8 @@ import { hppFinalStatuses, paymentMethodTypes, type CustomerTokenRecord, type De
 import { liveSession, sessionView } from './payments-v1.js';
 import { tokenView } from './customer-token-v1.js';
 import { finishHpp, hppView, liveHpp, openHpp } from './hpp-v1.js';
-import { hppPage, purchasePage, redirectPage, resultPage } from './purchase-page.js';
+import { klarnaPaymentsScript } from './klarna-payments-sdk.js';
+import { hppPage, parentOriginParam, purchasePage, redirectPage, resultPage } from './purchase-page.js';
 import { expireDuePaymentRequests } from './v2.js';
 
 // Test controls under /_sim (a prefix Klarna never uses; no Basic auth). They stand in for the
@@ -162,10 +163,20 @@ export function registerControlRoutes(app: FastifyInstance, deps: SimulatorDeps)
     };
   });
 
+  // ?view=widget|sdk&parent=<origin>: the page inside the JS SDK stand-in's iframes (below).
   app.get('/_sim/purchase/:sessionId', async (request: P<'sessionId'>, reply) => {
     const session = store.sessions.get(request.params.sessionId);
-    return reply.type('text/html; charset=utf-8').code(session ? 200 : 404).send(purchasePage(session, request.params.sessionId, store.clock.nowMs()));
+    const { view, parent } = request.query;
+    const mode = view === 'widget' || view === 'sdk' ? view : 'page';
+    const html = purchasePage(session, request.params.sessionId, store.clock.nowMs(), { mode, parentOrigin: parentOriginParam(parent) });
+    return reply.type('text/html; charset=utf-8').code(session ? 200 : 404).send(html);
   });
+
+  // Stand-in for Klarna's JS SDK (x.klarnacdn.net/kp/lib/v1/api.js): Klarna.Payments.init / load /
+  // authorize on the merchant's page, with this simulator's purchase page in their iframes.
+  app.get('/_sim/klarna-payments.js', async (_request, reply) =>
+    reply.type('application/javascript; charset=utf-8').header('cache-control', 'no-cache').send(klarnaPaymentsScript),
+  );
 
   // redirect_url of an order or customer token: on to the merchant's confirmation URL when the
   // session had one, else a placeholder page.

@@ -2,18 +2,45 @@ import type { HppSessionRecord, SessionRecord } from '../state/store.js';
 
 // The shopper's side of a session, for people clicking through a flow by hand (and for browser
 // tests): what is being bought, and Approve / Decline buttons that call the authorize control.
+// Embedded by the JS SDK stand-in (/_sim/klarna-payments.js) it is Klarna's widget (view
+// `widget`) or the purchase flow that `authorize()` opens (view `sdk`), and reports to the
+// merchant page by postMessage, as Klarna's iframes do.
+
+/** How the page is shown: on its own, as the SDK's payment-method widget, or as the SDK's purchase flow. */
+export interface PurchasePageView {
+  mode: 'page' | 'widget' | 'sdk';
+  /** The merchant page's origin (SDK views): postMessage goes to it only. */
+  parentOrigin?: string;
+}
+
+/** An http(s) origin as the SDK stand-in sends it, or undefined (then nothing is posted). */
+export function parentOriginParam(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    const url = new URL(value);
+    return /^https?:$/.test(url.protocol) && url.origin === value ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A value inside an inline <script> (JSON, with `<` escaped so no `</script>` can close it). */
+const scriptValue = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
 
 const esc = (v: unknown) =>
   String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const money = (minor: number, currency: string) => `${(minor / 100).toFixed(2)} ${currency}`;
 
-export function purchasePage(session: SessionRecord | undefined, sessionId: string, nowMs: number): string {
+export function purchasePage(session: SessionRecord | undefined, sessionId: string, nowMs: number, view: PurchasePageView = { mode: 'page' }): string {
+  const live = session !== undefined && nowMs < session.expires_at && session.status !== 'complete';
+  if (view.mode === 'widget') return widgetPage(session, sessionId, live, view.parentOrigin);
   if (!session) {
     return page('Session not found', `<p>No Klarna session <code>${esc(sessionId)}</code>.</p>`);
   }
   const d = session.data;
   const expired = nowMs >= session.expires_at;
+  const parent = view.mode === 'sdk' ? view.parentOrigin : undefined;
   const lines = d.order_lines
     .map((l) => `<tr><td>${esc(l.name)}</td><td>${esc(l.quantity)}</td><td>${esc(money(l.total_amount, d.purchase_currency))}</td></tr>`)
     .join('');
@@ -53,9 +80,38 @@ async function decide(outcome) {
     out.querySelector('code').textContent = JSON.stringify(body);
   }
   out.dataset.outcome = r.ok ? (body.approved ? 'approved' : 'declined') : 'error';
+  // In the SDK's purchase flow, the answer authorize() calls back with (Klarna: a decline is
+  // show_form false, the payment method cannot be offered again; an error leaves it offered).
+  const parentOrigin = ${scriptValue(parent ?? null)};
+  if (parentOrigin && window.parent !== window) {
+    const result = r.ok && body.approved
+      ? { approved: true, show_form: true, finalize_required: false, authorization_token: body.authorization_token }
+      : r.ok ? { approved: false, show_form: false } : { approved: false, show_form: true, error: { invalid_fields: [] } };
+    window.parent.postMessage({ source: 'klarna-simulator', type: 'authorize', session_id: ${scriptValue(session.session_id)}, result }, parentOrigin);
+  }
 }
 </script>`;
   return page('Pay with Klarna (simulator)', body);
+}
+
+/**
+ * The payment-method widget `Klarna.Payments.load()` renders in the merchant's container: the
+ * category and the amount, no buttons (the merchant's own button calls authorize()). It tells the
+ * SDK whether Klarna can be offered (show_form), as load()'s callback does.
+ */
+function widgetPage(session: SessionRecord | undefined, sessionId: string, live: boolean, parentOrigin: string | undefined): string {
+  const d = session?.data;
+  const body = d
+    ? `<p><b>Pay with Klarna</b> · <span id="amount">${esc(money(d.order_amount, d.purchase_currency))}</span></p>
+<p><small>Session <code>${esc(sessionId)}</code>${live ? '' : ' · <span id="unavailable">not available</span>'}</small></p>`
+    : `<p id="unavailable">No Klarna session <code>${esc(sessionId)}</code>.</p>`;
+  const script = parentOrigin
+    ? `<script>if (window.parent !== window) window.parent.postMessage({ source: 'klarna-simulator', type: 'load', session_id: ${scriptValue(sessionId)}, result: { show_form: ${live} } }, ${scriptValue(parentOrigin)});</script>`
+    : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Klarna</title>
+<style>body{font-family:system-ui,sans-serif;margin:0;padding:.5rem 1rem;border:1px solid #ffb3c7;border-radius:.5rem;background:#fff5f8}</style></head>
+<body>${body}${script}</body></html>`;
 }
 
 /** The Klarna login the shopper types: the playground address decides the outcome (facts §6). */

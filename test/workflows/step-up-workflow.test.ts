@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -6,6 +7,7 @@ import type { HppSessionView, StepUpInput, StepUpStatus } from '../../contracts/
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
 import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { cancelStepUpUpdate, hppStatusSignal, shopperAuthorizedSignal } from '../../workflows/definitions.js';
+import { HPP_POLL_FIRST_MS, HPP_POLL_MAX_MS } from '../../workflows/step-up-workflow.js';
 import { fakeStepUpActivities, hppInput, hppView, stepUpInput, untilStepUp } from './step-up-workflow-fixtures.js';
 import { bundleWorkflows, klarnaRefusal } from './tokenize-workflow-fixtures.js';
 
@@ -106,6 +108,11 @@ describe('step-up recovery workflow, SDK path', () => {
     });
     expect(result).toMatchObject({ state: 'EXPIRED', failure: { kind: 'authorization_expired' } });
     expect(Date.parse(result.authorization!.expires_at) - Date.parse(result.authorization!.received_at)).toBe(60 * 60_000);
+    // Retried in workflow time until no retry fits in the 60 minutes (the next one, at most
+    // klarnaCall's 1-minute interval away, would start after the authorization ended).
+    const retriedFor = Date.parse(result.updated_at) - Date.parse(result.authorization!.received_at);
+    expect(retriedFor).toBeGreaterThanOrEqual(59 * 60_000);
+    expect(retriedFor).toBeLessThanOrEqual(60 * 60_000);
   });
 
   it('ends DECLINED when Klarna refuses the order, FAILED when the session cannot be created', async () => {
@@ -160,6 +167,47 @@ describe('step-up recovery workflow, HPP path', () => {
     expect(fake.calls.filter((c) => c.name === 'placeStepUpOrder').map((c) => c.args[0])).toEqual([expect.objectContaining({ authorization_token: 'auth-hpp' })]);
     expect(fake.calls.find((c) => c.name === 'createStepUpSession')!.args[0]).toMatchObject({ authorization_callback: false });
     expect(fake.calls.find((c) => c.name === 'createStepUpHppSession')!.args[0]).toMatchObject({ place_order_mode: 'NONE', session_id: 'sess-1', idempotency_key: expect.stringMatching(uuid) });
+  });
+
+  it('polling fallback: with no status_update, the HPP session is read 15 s after creation, then at doubling intervals up to every 5 minutes', async () => {
+    const at = { created: 0, reads: [] as number[] };
+    const now = () => Context.current().info.currentAttemptScheduledTimestampMs;
+    const fake = fakeStepUpActivities({
+      async createStepUpHppSession() {
+        at.created = now();
+        return { session_id: 'hpp-1', redirect_url: 'https://pay.example/hpp-1', expires_at: new Date(at.created + 47 * 3_600_000).toISOString() };
+      },
+      async readStepUpHppSession() {
+        at.reads.push(now());
+        return at.reads.length < 8 ? hppView('IN_PROGRESS') : hppView('COMPLETED', { order_id: 'order-hpp' });
+      },
+    });
+    const result = await run(fake.activities, hppInput('PLACE_ORDER', { shopper_timeout_ms: 2 * 3_600_000 }));
+    expect(result).toMatchObject({ state: 'COMPLETED', order: { order_id: 'order-hpp', placed_by: 'hpp' } });
+    const gaps = at.reads.map((t, i) => t - (i === 0 ? at.created : at.reads[i - 1]!));
+    const expected = [15, 30, 60, 120, 240, 300, 300, 300].map((s) => s * 1000);
+    expect(expected[0]).toBe(HPP_POLL_FIRST_MS);
+    expect(expected.at(-1)).toBe(HPP_POLL_MAX_MS);
+    expect(gaps).toHaveLength(expected.length);
+    // Workflow time: each timer exactly, plus the few real milliseconds the activities took.
+    gaps.forEach((gap, i) => {
+      expect(gap).toBeGreaterThanOrEqual(expected[i]!);
+      expect(gap).toBeLessThan(expected[i]! + 2_000);
+    });
+  });
+
+  it('NONE: an HPP authorization whose order cannot be placed within its 60 minutes ends EXPIRED', async () => {
+    const current = { view: hppView('COMPLETED', { authorization_token: 'auth-hpp' }) };
+    const fake = hppFake(current, { placeStepUpOrder: klarnaRefusal({ kind: 'server_error', operation: 'create_order', httpStatus: 503 }) });
+    const result = await run(fake.activities, hppInput('NONE'), async (handle) => {
+      await handle.signal(hppStatusSignal, { ...current.view, event_id: 'e1' });
+    });
+    expect(result).toMatchObject({ state: 'EXPIRED', failure: { kind: 'authorization_expired' }, authorization: { source: 'hpp' } });
+    // As on the SDK path: retried until no retry fits in the authorization's 60 minutes.
+    const retriedFor = Date.parse(result.updated_at) - Date.parse(result.authorization!.received_at);
+    expect(retriedFor).toBeGreaterThanOrEqual(59 * 60_000);
+    expect(retriedFor).toBeLessThanOrEqual(60 * 60_000);
+    expect(fake.calls.filter((c) => c.name === 'placeStepUpOrder').length).toBeGreaterThan(1);
   });
 
   it('PLACE_ORDER: no status_update arrives; the back-off read finds the order HPP placed', async () => {
