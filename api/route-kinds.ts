@@ -6,13 +6,13 @@
 //   checkout  /v1/…           bearer token (API_AUTH_TOKEN[S]); limited per caller
 //   codec     /codec/…        bearer token, checked by the codec routes themselves (CORS first)
 //   callback  /klarna/…       the flow's own secret in the URL, checked by the route; limited per source
-//   health    /health, /ready open, or bearer with API_HEALTH_AUTH
+//   health    /health, /ready, /metrics   open, or bearer with API_HEALTH_AUTH
 //   docs      /docs…, /openapi.json  open, or bearer with API_DOCS_AUTH
 export type RouteKind = 'checkout' | 'codec' | 'callback' | 'health' | 'docs';
 
 export function routeKind(url: string): RouteKind {
   if (url === '/openapi.json' || url === '/docs' || url.startsWith('/docs/')) return 'docs';
-  if (url === '/health' || url === '/ready') return 'health';
+  if (url === '/health' || url === '/ready' || url === '/metrics') return 'health';
   if (url.startsWith('/klarna/')) return 'callback';
   if (url === '/codec' || url.startsWith('/codec/')) return 'codec';
   return 'checkout';

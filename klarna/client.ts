@@ -1,3 +1,5 @@
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { asyncLocalStorage as activityContext } from '@temporalio/activity';
 import ky, { HTTPError, TimeoutError, type KyInstance } from 'ky';
 import type { z } from 'zod';
 import { createTokenOrderResponse, type CreateTokenOrderRequest } from './customer-token-schemas.js';
@@ -49,6 +51,15 @@ interface CallSpec<S extends z.ZodType | undefined> {
 
 const silent: ClientLogger = { info() {}, warn() {} };
 
+// Each call is a span (when tracing is on, temporal/tracing.ts; a no-op otherwise), a child of the
+// activity's span. Its attributes identify the call and its flow, never what it carries: the
+// operation, the path pattern (`logPath` with every id and token replaced), the idempotency key
+// (made by the workflow from the flow id), Klarna's correlation id and the flow id.
+const tracer = trace.getTracer('klarna-token-sagas/klarna-client');
+
+/** The flow (workflow id) this call is made for, when it runs in an activity. */
+const currentFlowId = () => activityContext.getStore()?.info.workflowExecution?.workflowId;
+
 /**
  * Klarna's HTTP API behind typed calls. No retries here: Temporal retries activities. Every
  * POST/PATCH that creates something takes a `Klarna-Idempotency-Key` made by the workflow, so a
@@ -68,8 +79,34 @@ export function createKlarnaClient(options: KlarnaClientOptions) {
     },
   });
 
-  async function call<S extends z.ZodType | undefined>(
+  function call<S extends z.ZodType | undefined>(spec: CallSpec<S>): Promise<KlarnaResult<S extends z.ZodType ? z.output<S> : undefined>> {
+    const flowId = currentFlowId();
+    const idempotencyKey = spec.headers?.['Klarna-Idempotency-Key'];
+    return tracer.startActiveSpan(
+      `klarna ${spec.operation}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'klarna.operation': spec.operation,
+          'http.request.method': spec.method.toUpperCase(),
+          'url.template': spec.logPath.replace(/\/sessions\/[^/{]+/, '/sessions/{session_id}'),
+          ...(flowId ? { 'flow.id': flowId } : {}),
+          ...(idempotencyKey ? { 'klarna.idempotency_key': idempotencyKey } : {}),
+        },
+      },
+      async (span) => {
+        try {
+          return await callTraced(spec, span);
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  async function callTraced<S extends z.ZodType | undefined>(
     spec: CallSpec<S>,
+    span: Span,
   ): Promise<KlarnaResult<S extends z.ZodType ? z.output<S> : undefined>> {
     const started = Date.now();
     const log = { operation: spec.operation, method: spec.method.toUpperCase(), path: spec.logPath };
@@ -84,9 +121,12 @@ export function createKlarnaClient(options: KlarnaClientOptions) {
     } catch (err) {
       const reason = err instanceof TimeoutError ? 'timeout' : err instanceof HTTPError ? 'http' : 'connection';
       logger.warn({ ...log, reason, durationMs: Date.now() - started }, 'klarna call got no answer');
+      span.setStatus({ code: SpanStatusCode.ERROR, message: `no answer: ${reason}` });
       throw new KlarnaApiError({ kind: 'network', operation: spec.operation, errorMessages: [reason] });
     }
     const correlationId = response.headers.get('klarna-correlation-id') ?? undefined;
+    span.setAttribute('http.response.status_code', response.status);
+    if (correlationId) span.setAttribute('klarna.correlation_id', correlationId);
     const text = await response.text();
     let body: unknown;
     try {
@@ -98,12 +138,14 @@ export function createKlarnaClient(options: KlarnaClientOptions) {
     if (!response.ok) {
       const error = klarnaErrorFromResponse(spec.operation, response.status, body, correlationId);
       logger.warn({ ...done, kind: error.kind, errorCode: error.details.errorCode }, 'klarna call failed');
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.kind });
       throw error;
     }
     logger.info(done, 'klarna call succeeded');
     if (!spec.schema) return { body: undefined as never, correlationId };
     const parsed = spec.schema.safeParse(body);
     if (!parsed.success) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'unexpected_response' });
       throw new KlarnaApiError({
         kind: 'unexpected_response',
         operation: spec.operation,

@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import type { Tracing } from '../temporal/tracing.js';
+import { workerTracingOptions } from './tracing.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -14,6 +16,8 @@ export interface CreateWorkerOptions {
   dataConverter: DataConverter;
   /** Tests pass a prebuilt bundle to skip bundling per test. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Tracing (temporal/tracing.ts): interceptors and the workflow span sink; none when off. A prebuilt bundle must include worker/tracing.ts's interceptors module. */
+  tracing?: Tracing;
 }
 
 /** The one worker: every workflow type and every activity, on one task queue. */
@@ -25,5 +29,6 @@ export function createWorker(options: CreateWorkerOptions): Promise<Worker> {
     activities: createActivities(options.deps),
     dataConverter: options.dataConverter,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    ...(options.tracing ? workerTracingOptions(options.tracing) : {}),
   });
 }
