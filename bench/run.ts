@@ -10,6 +10,7 @@
 // the highest throughput before p99 doubles, concurrency 1,2,4,…,64), --json <file>.
 // Numbers depend on the machine and its load; they compare designs, they do not assert.
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,7 +75,10 @@ interface Result {
   p50: number;
   p95: number;
   p99: number;
+  /** CPU time per flow, in ms, of each process (group) while this measurement ran: where the time goes. */
+  cpuMsPerFlow: CpuSplit;
 }
+type CpuSplit = { node: number; temporal: number; ferretdb: number };
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 
 /** Runs `one` `count` times, `concurrency` at a time; latency of each and overall throughput. */
@@ -83,6 +87,7 @@ async function measure(flow: FlowName, mode: Result['mode'], concurrency: number
   const latencies: number[] = [];
   let failed = 0;
   let next = 0;
+  const cpuBefore = cpuNow();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: Math.min(concurrency, count) }, async () => {
@@ -100,8 +105,54 @@ async function measure(flow: FlowName, mode: Result['mode'], concurrency: number
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = cpuNow();
+  const perFlow = (key: keyof CpuSplit) => (cpuAfter[key] - cpuBefore[key]) / count;
   const sorted = latencies.sort((a, b) => a - b);
-  return { flow, mode, concurrency, flows: count, failed, throughput: latencies.length / seconds, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
+  return {
+    flow,
+    mode,
+    concurrency,
+    flows: count,
+    failed,
+    throughput: latencies.length / seconds,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    cpuMsPerFlow: { node: perFlow('node'), temporal: perFlow('temporal'), ferretdb: perFlow('ferretdb') },
+  };
+}
+
+// CPU time used so far (ms): this process (API, worker, simulator and the bench's own client, all
+// threads) and each server's process group (the CLI may run the server as its child). Linux /proc;
+// elsewhere the servers read 0.
+const CLOCK_TICKS_PER_SECOND = 100;
+function processGroupCpuMs(pgid: number | undefined): number {
+  if (pgid === undefined) return 0;
+  let ticks = 0;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    try {
+      // Fields after "(comm)": state ppid pgrp … utime (14th field) stime (15th).
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ').pop()!.split(' ');
+      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+function cpuNow(): CpuSplit {
+  const own = process.cpuUsage();
+  return {
+    node: (own.user + own.system) / 1000,
+    temporal: processGroupCpuMs(temporal.child.process.pid),
+    ferretdb: processGroupCpuMs(ferretdb.child.process.pid),
+  };
 }
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -275,6 +326,8 @@ for (const flow of flowNames) {
       results.push(row[mode]!);
       console.log(line(row[mode]!));
     }
+    const cpu = (r: Result) => `${r.mode} node ${r.cpuMsPerFlow.node.toFixed(0)} / temporal ${r.cpuMsPerFlow.temporal.toFixed(0)} / ferretdb ${r.cpuMsPerFlow.ferretdb.toFixed(0)}`;
+    console.log(`${''.padEnd(17)}CPU ms per flow: ${(['flow', 'direct', 'floor'] as const).map((m) => cpu(row[m]!)).join('; ')}`);
     const a = row.flow!;
     const c = row.floor!;
     console.log(`${''.padEnd(17)}flow/floor: throughput ×${(a.throughput / c.throughput).toFixed(2)}, p99 ×${(a.p99 / c.p99).toFixed(2)}; flow/direct throughput ×${(a.throughput / row.direct!.throughput).toFixed(2)}`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { buyAndTokenizeStates } from './flow-states.js';
 import { cancellation, flowFailure, vaultedTokenSummary } from './flow-status.js';
 import { maxIdempotencyKeyLength, startTokenizationRequest, tokenizeInputFromRequest, type TokenizeInput } from './tokenize.js';
 
@@ -15,31 +16,9 @@ export const buyAndTokenizeFlowIdSchema = z
   .regex(new RegExp(`^${buyAndTokenizeFlowIdPrefix}[A-Za-z0-9._:-]{1,${maxIdempotencyKeyLength}}$`), 'must be a buy-and-tokenize flow id');
 export const buyAndTokenizeFlowId = (key: string) => `${buyAndTokenizeFlowIdPrefix}${key}`;
 
-export const buyAndTokenizeState = z.enum([
-  'CREATING_SESSION',
-  'AWAITING_AUTHORIZATION',
-  'CREATING_TOKEN',
-  'PLACING_ORDER',
-  /** The order failed after the token was made: the saga cancels the token, then ends FAILED or EXPIRED. */
-  'CANCELLING_TOKEN',
-  'COMPLETED',
-  /** The order is placed; Klarna refused the token and the request allowed that (`require_token: false`). */
-  'COMPLETED_WITHOUT_TOKEN',
-  'ABANDONED',
-  'EXPIRED',
-  'FAILED',
-  'CANCELLED',
-]);
+export const buyAndTokenizeState = z.enum(buyAndTokenizeStates);
 export type BuyAndTokenizeState = z.infer<typeof buyAndTokenizeState>;
-export const terminalBuyAndTokenizeStates: readonly BuyAndTokenizeState[] = [
-  'COMPLETED',
-  'COMPLETED_WITHOUT_TOKEN',
-  'ABANDONED',
-  'EXPIRED',
-  'FAILED',
-  'CANCELLED',
-];
-export const isTerminalBuyAndTokenizeState = (s: BuyAndTokenizeState) => terminalBuyAndTokenizeStates.includes(s);
+export { isTerminalBuyAndTokenizeState, terminalBuyAndTokenizeStates } from './flow-states.js';
 
 /** The order Klarna placed from the authorization (stored in `orders` before the flow shows it). */
 export const authorizationOrder = z.object({

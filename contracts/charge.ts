@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { chargeFlowIdPrefix, chargeStates } from './flow-states.js';
 import { nonBlankText } from './text.js';
 import { durationMs } from '../config/duration.js';
 import { currencyCode, localeCode, minorUnits, orderLine } from '../klarna/payments-schemas.js';
@@ -40,9 +41,9 @@ export const startChargeRequest = z
   );
 export type StartChargeRequest = z.infer<typeof startChargeRequest>;
 
-export const chargeState = z.enum(['PLACING_ORDER', 'COMPLETED', 'FAILED']);
+export const chargeState = z.enum(chargeStates);
 export type ChargeState = z.infer<typeof chargeState>;
-export const isTerminalChargeState = (state: ChargeState) => state === 'COMPLETED' || state === 'FAILED';
+export { isTerminalChargeState } from './flow-states.js';
 
 export const placedOrder = z.object({
   order_id: z.string(),
@@ -116,7 +117,7 @@ export function chargeInputFromRequest(flowId: string, body: StartChargeRequest,
   };
 }
 
-export const chargeFlowIdPrefix = 'charge-';
+export { chargeFlowIdPrefix };
 export const chargeFlowId = (key: string) => `${chargeFlowIdPrefix}${key}`;
 export const chargeFlowIdSchema = z
   .string()

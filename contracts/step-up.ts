@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hppStatuses, stepUpStates } from './flow-states.js';
 import { durationMs } from '../config/duration.js';
 import { chargeFlowIdPrefix, type ChargeInput } from './charge.js';
 import { maxIdempotencyKeyLength } from './tokenize.js';
@@ -34,25 +35,14 @@ export const startStepUpRequest = z.object({
 }).refine((body) => body.integration === 'hpp' || body.hpp === undefined, { path: ['hpp'], message: 'only with integration "hpp"' });
 export type StartStepUpRequest = z.infer<typeof startStepUpRequest>;
 
-export const stepUpState = z.enum([
-  'CREATING_SESSION',
-  'AWAITING_SHOPPER',
-  'PLACING_ORDER',
-  'COMPLETED',
-  'DECLINED',
-  'CANCELLED',
-  'ABANDONED',
-  'EXPIRED',
-  'FAILED',
-]);
+export const stepUpState = z.enum(stepUpStates);
 export type StepUpState = z.infer<typeof stepUpState>;
-export const terminalStepUpStates: readonly StepUpState[] = ['COMPLETED', 'DECLINED', 'CANCELLED', 'ABANDONED', 'EXPIRED', 'FAILED'];
-export const isTerminalStepUpState = (state: StepUpState) => terminalStepUpStates.includes(state);
+export { isTerminalStepUpState, terminalStepUpStates } from './flow-states.js';
 
 /** Klarna's HPP session statuses (klarna-api-facts §3). FAILED, BACK and ERROR allow another attempt. */
-export const hppStatus = z.enum(['WAITING', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED', 'BACK', 'ERROR', 'DISABLED']);
+export const hppStatus = z.enum(hppStatuses);
 export type HppStatus = z.infer<typeof hppStatus>;
-export const retryableHppStatuses: readonly HppStatus[] = ['FAILED', 'BACK', 'ERROR'];
+export { retryableHppStatuses } from './flow-states.js';
 
 /** What the checkout must do next. */
 export const stepUpNextAction = z.enum(['wait', 'authorize_in_widget', 'redirect_to_hpp', 'none']);

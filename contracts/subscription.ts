@@ -4,14 +4,27 @@ import { nonBlankText } from './text.js';
 import { currencyCode, localeCode, minorUnits, orderLine } from '../klarna/payments-schemas.js';
 import type { BillingInterval } from './billing-calendar.js';
 import { isValidTimeZone } from './billing-calendar.js';
-import { chargeFlowIdPrefix, tokenRef, type ChargeInput } from './charge.js';
+import { tokenRef } from './charge.js';
 import { flowFailure } from './flow-status.js';
 import { orderLineIssues, orderTotalIssues } from './klarna-market-rules.js';
+import { planFromRequest } from './subscription-rules.js';
+export {
+  dayMs,
+  deadTokenKinds,
+  isRetryableRenewalFailure,
+  MAX_PERIODS_KEPT,
+  ON_TIME_TOLERANCE_MS,
+  periodChargeId,
+  periodChargeInput,
+  planFromRequest,
+  retryableRenewalKinds,
+} from './subscription-rules.js';
 
 // Subscriptions: one long-running workflow per subscription (`subscriptionWorkflow`, id
 // `sub-<key>`) that charges each billing period once, as a child `chargeWorkflow`.
 
-export const subscriptionIdPrefix = 'sub-';
+import { subscriptionIdPrefix } from './flow-states.js';
+export { subscriptionIdPrefix };
 /** Keys are shorter than other flows' so that `charge-sub-<key>-<n>-retry-<k>` stays a valid charge id. */
 export const maxSubscriptionKeyLength = 96;
 export const subscriptionKey = z
@@ -22,19 +35,8 @@ export const subscriptionIdSchema = z
   .string()
   .regex(new RegExp(`^${subscriptionIdPrefix}[A-Za-z0-9._:-]{1,${maxSubscriptionKeyLength}}$`), 'must be a subscription id');
 
-/** Charge id of period `n`'s first try, and of dunning retry `k` (1-based). Deterministic: REJECT_DUPLICATE makes each at most one order. */
-export const periodChargeId = (subId: string, n: number, retry = 0) => `${chargeFlowIdPrefix}${subId}-${n}${retry > 0 ? `-retry-${retry}` : ''}`;
-
 export const catchUpPolicy = z.enum(['charge_all', 'charge_latest', 'skip']);
 export type CatchUpPolicy = z.infer<typeof catchUpPolicy>;
-/** Under `skip`, a period due at most this long ago still counts as on time (a worker restart, not downtime). */
-export const ON_TIME_TOLERANCE_MS = 3_600_000;
-
-/** Failure kinds that say the token is dead: dunning stops at once. */
-export const deadTokenKinds = ['token_not_found', 'token_suspended', 'token_cancelled', 'token_forbidden', 'token_ref_unknown'] as const;
-/** Failure kinds worth another try later (dunning). Any other kind ends dunning like a dead token. */
-export const retryableRenewalKinds = ['payment_method_failed', 'payment_method_unavailable', 'rejected', 'deadline_exceeded', 'step_up_required', 'internal'] as const;
-export const isRetryableRenewalFailure = (kind: string) => (retryableRenewalKinds as readonly string[]).includes(kind);
 
 const DAY_MS = 86_400_000;
 export const dunningSchedule = z.object({
@@ -162,7 +164,6 @@ export const subscriptionStatus = z.object({
   updated_at: z.string(),
 });
 export type SubscriptionStatus = z.infer<typeof subscriptionStatus>;
-export const MAX_PERIODS_KEPT = 36;
 
 /** Workflow input; after continue-as-new also the state carried over. */
 export interface SubscriptionInput {
@@ -190,20 +191,6 @@ export interface SubscriptionInput {
   carried?: { status: SubscriptionStatus; seq: number; resume_policy?: CatchUpPolicy };
 }
 
-export function planFromRequest(body: Pick<CreateSubscriptionRequest, 'purchase_currency' | 'order_amount' | 'order_tax_amount' | 'order_lines'>, cadence: { interval: string; interval_count: number }): Plan {
-  return {
-    purchase_currency: body.purchase_currency,
-    order_amount: body.order_amount,
-    order_tax_amount: body.order_tax_amount ?? body.order_lines.reduce((t, l) => t + (l.total_tax_amount ?? 0), 0),
-    // Klarna wants the subscription object on subscription lines (seed 001): added where missing.
-    order_lines: body.order_lines.map((line) =>
-      line.subscription || line.type === 'discount' || line.type === 'shipping_fee' || line.type === 'sales_tax'
-        ? line
-        : { ...line, subscription: { name: line.name, interval: cadence.interval as 'MONTH', interval_count: cadence.interval_count } },
-    ),
-  };
-}
-
 export function subscriptionInputFromRequest(flowId: string, body: CreateSubscriptionRequest, fingerprint?: string): SubscriptionInput {
   return {
     flow_id: flowId,
@@ -221,25 +208,3 @@ export function subscriptionInputFromRequest(flowId: string, body: CreateSubscri
   };
 }
 
-/** The child charge's input for one try of one period. */
-export function periodChargeInput(input: SubscriptionInput, status: SubscriptionStatus, chargeId: string, n: number): ChargeInput {
-  const p = status.plan;
-  return {
-    flow_id: chargeId,
-    merchant_reference: `${status.merchant_reference}-${n}`,
-    token_ref: status.token_ref,
-    customer_present: false,
-    order: {
-      purchase_currency: p.purchase_currency,
-      order_amount: p.order_amount,
-      order_tax_amount: p.order_tax_amount,
-      order_lines: p.order_lines,
-      merchant_reference1: `${status.merchant_reference}-${n}`,
-      merchant_reference2: status.flow_id,
-      ...(input.locale ? { locale: input.locale } : {}),
-    },
-    retry_deadline_ms: input.charge_retry_deadline_ms ?? 10 * 60_000,
-  };
-}
-
-export const dayMs = DAY_MS;

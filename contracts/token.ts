@@ -34,4 +34,4 @@ export const tokenWithCharges = tokenStatusView.extend({
 });
 export type TokenWithCharges = z.infer<typeof tokenWithCharges>;
 
-export const tokenMaintenanceIdPrefix = { refresh: 'token-refresh-', cancel: 'token-cancel-' } as const;
+export { tokenMaintenanceIdPrefix } from './flow-states.js';

@@ -1,13 +1,8 @@
 import { ApplicationFailure, condition, log, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CreatedCustomerToken } from '../activities/tokenize-activities.js';
-import {
-  isTerminalBuyAndTokenizeState,
-  type AuthorizationOrder,
-  type BuyAndTokenizeInput,
-  type BuyAndTokenizeStatus,
-  type Compensation,
-} from '../contracts/buy-and-tokenize.js';
+import type { AuthorizationOrder, BuyAndTokenizeInput, BuyAndTokenizeStatus, Compensation } from '../contracts/buy-and-tokenize.js';
+import { isTerminalBuyAndTokenizeState } from '../contracts/flow-states.js';
 import type { CancellationReason, FlowFailure, VaultedTokenSummary } from '../contracts/flow-status.js';
 import { klarnaCall, ownStorage } from './activity-presets.js';
 import { authorizationIntake, type Candidate } from './authorization-intake.js';

@@ -1,5 +1,6 @@
 import { ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
-import { isTerminalChargeState, type ChargeInput, type ChargeStatus } from '../contracts/charge.js';
+import type { ChargeInput, ChargeStatus } from '../contracts/charge.js';
+import { isTerminalChargeState } from '../contracts/flow-states.js';
 import type { Activities } from '../activities/index.js';
 import { klarnaCall } from './activity-presets.js';
 import { chargeOutcomeUpdate, chargeStatusQuery, IDEMPOTENCY_CONFLICT } from './definitions.js';

@@ -1,6 +1,6 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 import type { FlowFailure } from '../contracts/flow-status.js';
-import { kindFromFailureType } from '../klarna/errors.js';
+import { kindFromFailureType } from '../klarna/error-kinds.js';
 
 /**
  * Turns an activity failure into the flow's documented failure: a kind from klarna/errors.ts,

@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { defaultDeliveryPolicy, type DeliveryPolicy, type MerchantEvent } from '../contracts/merchant-events.js';
+import { defaultDeliveryPolicy, type DeliveryPolicy } from '../contracts/delivery-policy.js';
+import type { MerchantEvent } from '../contracts/merchant-events.js';
 import { ownStorage } from './activity-presets.js';
 
 const { recordMerchantEvent, giveUpMerchantEvent } = proxyActivities<Activities>(ownStorage);

@@ -1,15 +1,8 @@
 import { ApplicationFailure, condition, log, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CancellationReason, FlowFailure } from '../contracts/flow-status.js';
-import {
-  isTerminalStepUpState,
-  retryableHppStatuses,
-  type HppSessionView,
-  type StepUpInput,
-  type StepUpOrder,
-  type StepUpState,
-  type StepUpStatus,
-} from '../contracts/step-up.js';
+import { isTerminalStepUpState, retryableHppStatuses } from '../contracts/flow-states.js';
+import type { HppSessionView, StepUpInput, StepUpOrder, StepUpState, StepUpStatus } from '../contracts/step-up.js';
 import { klarnaCall } from './activity-presets.js';
 import { authorizationIntake } from './authorization-intake.js';
 import {

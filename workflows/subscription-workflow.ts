@@ -19,7 +19,8 @@ import type { Activities } from '../activities/index.js';
 import { dueAt, lastDuePeriod, type BillingCadence } from '../contracts/billing-calendar.js';
 import type { ChargeStatus } from '../contracts/charge.js';
 import type { MerchantEvent, MerchantEventType } from '../contracts/merchant-events.js';
-import { tokenMaintenanceIdPrefix } from '../contracts/token.js';
+import { tokenMaintenanceIdPrefix } from '../contracts/flow-states.js';
+import type { BillingPeriod, CatchUpPolicy, ChangeSubscriptionRequest, SubscriptionInput, SubscriptionStatus } from '../contracts/subscription.js';
 import {
   dayMs,
   isRetryableRenewalFailure,
@@ -28,12 +29,7 @@ import {
   periodChargeId,
   periodChargeInput,
   planFromRequest,
-  type BillingPeriod,
-  type CatchUpPolicy,
-  type ChangeSubscriptionRequest,
-  type SubscriptionInput,
-  type SubscriptionStatus,
-} from '../contracts/subscription.js';
+} from '../contracts/subscription-rules.js';
 import { ownStorage, ownStorageLocal } from './activity-presets.js';
 import { chargeWorkflow } from './charge-workflow.js';
 import {

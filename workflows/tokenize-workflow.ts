@@ -1,5 +1,6 @@
 import { ApplicationFailure, condition, log, patched, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
-import { isTerminalTokenizeState, type CancellationReason, type TokenizeStatus } from '../contracts/flow-status.js';
+import { isTerminalTokenizeState } from '../contracts/flow-states.js';
+import type { CancellationReason, TokenizeStatus } from '../contracts/flow-status.js';
 import type { ShopperAuthorization, TokenizeInput } from '../contracts/tokenize.js';
 import type { Activities } from '../activities/index.js';
 import { klarnaCall, ownStorage } from './activity-presets.js';

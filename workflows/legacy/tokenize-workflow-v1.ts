@@ -9,10 +9,11 @@ import {
   upsertSearchAttributes,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import { isTerminalTokenizeState, type FlowFailure, type TokenizeState, type TokenizeStatus } from '../../contracts/flow-status.js';
+import { isTerminalTokenizeState } from '../../contracts/flow-states.js';
+import type { FlowFailure, TokenizeState, TokenizeStatus } from '../../contracts/flow-status.js';
 import type { ShopperAuthorization, TokenizeInput } from '../../contracts/tokenize.js';
 import type { Activities } from '../../activities/index.js';
-import { kindFromFailureType } from '../../klarna/errors.js';
+import { kindFromFailureType } from '../../klarna/error-kinds.js';
 import { awaitCheckoutSessionUpdate, shopperAuthorizedSignal, tokenizeStatusQuery } from '../definitions.js';
 import { FlowState, FlowType, MerchantReference } from '../search-attributes.js';
 
