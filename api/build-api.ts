@@ -11,9 +11,11 @@ import type { FlowsRepository } from '../persistence/flows-repository.js';
 import type { MerchantEventsRepository } from '../persistence/merchant-events-repository.js';
 import type { KlarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import type { TokenVault } from '../persistence/token-vault.js';
+import { demoCheckoutRoutes } from './demo/checkout-routes.js';
 import { bearerAuth } from './plugins/bearer-auth.js';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './plugins/error-handling.js';
 import { registerHttpGuard, type RateLimits } from './plugins/http-guard.js';
+import { registerMetrics } from './plugins/metrics.js';
 import { completeRouteContracts, swaggerOptions } from './plugins/openapi-contract.js';
 import { buyAndTokenizeRoutes } from './routes/buy-and-tokenize.js';
 import { codecRoutes } from './routes/codec.js';
@@ -32,6 +34,11 @@ import { tokenizationRoutes } from './routes/tokenizations.js';
 import { tokenizeFlows } from './tokenize-flows.js';
 import { authorizationInbox } from './authorization-inbox.js';
 import { flowGateway, type FlowDeadlines } from './flow-gateway.js';
+import { klarnaWebhookRoutes } from './routes/klarna-webhooks.js';
+import { v2Routes } from './routes/v2.js';
+import { v2Flows } from './v2-flows.js';
+import type { V2Repository } from '../persistence/v2-repository.js';
+import type { WebhookSigningKey } from '../klarna/webhook-signature.js';
 
 export interface ApiDeps {
   temporal: Client;
@@ -61,11 +68,21 @@ export interface ApiDeps {
   /** Browser origins allowed to call /codec (the Temporal UI's). */
   codecCorsOrigins?: readonly string[];
   defaultAbandonmentMs: number;
+  /**
+   * Klarna v2: its storage, the webhook signing keys (KLARNA_WEBHOOK_SIGNING_KEYS) and when flows
+   * read a payment request themselves. Absent: the v2 routes answer 503 where they need storage,
+   * and every webhook is refused (no key).
+   */
+  v2?: { repository: V2Repository; signingKeys: readonly WebhookSigningKey[]; fallbackReadAfterMs?: number };
   /** Resolves when MongoDB answers; for `/ready`. */
   pingDatabase: () => Promise<unknown>;
   /** Deadlines of calls into Temporal (defaults in api/flow-gateway.ts). */
   deadlines?: Partial<FlowDeadlines>;
+  /** Development only (api/main.ts never sets it in production mode): the demo checkout at /demo/checkout, on this Klarna simulator. */
+  demo?: { simulatorUrl: string };
   logger?: FastifyServerOptions['logger'];
+  /** GET /metrics with prom-client's process metrics too (the API process; api/plugins/metrics.ts). */
+  processMetrics?: boolean;
 }
 
 /** Logs never carry secrets: no query strings (callback secret), no Authorization header. */
@@ -102,6 +119,8 @@ export async function buildApi(deps: ApiDeps) {
   await registerHttpGuard(app, { authTokens, docsAuth: deps.docsAuth, healthAuth: deps.healthAuth, rateLimits: deps.rateLimits });
   const contract = { serverUrl: deps.publicBaseUrl, authRequired: authTokens.length > 0, docsAuth: deps.docsAuth, healthAuth: deps.healthAuth };
   completeRouteContracts(app, contract);
+  // Request rate and latency by route pattern and status, at GET /metrics (a health-kind route).
+  registerMetrics(app, { processMetrics: deps.processMetrics });
 
   await app.register(swagger, swaggerOptions(contract));
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -132,6 +151,10 @@ export async function buildApi(deps: ApiDeps) {
   await app.register(tokenRoutes, { gateway, taskQueue: deps.taskQueue, customerTokens: deps.customerTokens, flows: deps.flows, authenticate: bearerAuth(deps.authToken) });
   await app.register(flowListRoutes, { flows: deps.flows, authenticate: bearerAuth(deps.authToken) });
   await app.register(merchantEventRoutes, { merchantEvents: deps.merchantEvents, authenticate: bearerAuth(deps.authToken) });
+  const v2 = v2Flows({ gateway, taskQueue: deps.taskQueue, flows: deps.flows, repository: deps.v2?.repository, vault: deps.vault, fallbackReadAfterMs: deps.v2?.fallbackReadAfterMs });
+  await app.register(v2Routes, { v2, authenticate: bearerAuth(deps.authToken) });
+  await app.register(klarnaWebhookRoutes, { gateway, events: deps.events, vault: deps.vault, signingKeys: deps.v2?.signingKeys ?? [] });
   await app.register(codecRoutes, { codec: deps.payloadCodec, authenticate: bearerAuth(deps.authToken), corsOrigins: deps.codecCorsOrigins ?? [] });
+  if (deps.demo) await app.register(demoCheckoutRoutes, { simulatorUrl: deps.demo.simulatorUrl, vault: deps.vault, customerTokens: deps.customerTokens });
   return app;
 }

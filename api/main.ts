@@ -6,17 +6,27 @@ import { merchantEventsRepository } from '../persistence/merchant-events-reposit
 import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
 import { connectMongo } from '../persistence/mongo.js';
 import { createTokenVault } from '../persistence/token-vault.js';
+import { v2Repository } from '../persistence/v2-repository.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { createEncryptionCodec, encryptingDataConverter } from '../temporal/payload-codec.js';
+import { startTracing, tracingClientInterceptors } from '../temporal/tracing.js';
 import { apiLoggerOptions, buildApi } from './build-api.js';
 
-const config = loadConfigOrExit(['temporal', 'mongo', 'callbacks', 'vault', 'payloadCodec', 'api', 'logging', 'flows']);
+const config = loadConfigOrExit(['app', 'temporal', 'mongo', 'callbacks', 'vault', 'payloadCodec', 'api', 'logging', 'flows', 'demo', 'telemetry', 'klarnaWebhooks']);
+// Traces (temporal/tracing.ts): only with an OTLP endpoint; then every call into Temporal is a span
+// whose context the workflow continues.
+const tracing = startTracing({ serviceName: config.telemetry.serviceName ?? 'klarna-token-sagas-api', endpoint: config.telemetry.otlpEndpoint });
 
 const mongo = await connectMongo(config.mongo);
 const connection = await Connection.connect(await temporalConnectionOptions(config.temporal));
 const payloadCodec = createEncryptionCodec(config.payloadCodec.keys);
 const app = await buildApi({
-  temporal: new Client({ connection, namespace: config.temporal.namespace, dataConverter: encryptingDataConverter(payloadCodec) }),
+  temporal: new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: encryptingDataConverter(payloadCodec),
+    interceptors: tracingClientInterceptors(tracing),
+  }),
   payloadCodec,
   codecCorsOrigins: config.api.codecCorsOrigins,
   taskQueue: config.temporal.taskQueue,
@@ -35,7 +45,11 @@ const app = await buildApi({
   trustProxy: config.api.trustProxy,
   publicBaseUrl: config.callbacks.publicBaseUrl,
   defaultAbandonmentMs: config.flows.abandonmentTimeoutMs,
+  v2: { repository: v2Repository(mongo.db), signingKeys: config.klarnaWebhooks.signingKeys, fallbackReadAfterMs: config.klarnaWebhooks.fallbackReadAfterMs },
   logger: apiLoggerOptions(config.logging.level),
+  processMetrics: true,
+  // Production mode already refuses KLARNA_SIMULATOR_URL; checked here too so no path serves the demo there.
+  demo: config.demo.simulatorUrl && !config.app.production ? { simulatorUrl: config.demo.simulatorUrl } : undefined,
 });
 
 const shutdown = async (signal: string) => {
@@ -43,6 +57,7 @@ const shutdown = async (signal: string) => {
   await app.close();
   await connection.close();
   await mongo.close();
+  await tracing?.shutdown();
   process.exit(0);
 };
 process.once('SIGINT', () => void shutdown('SIGINT'));

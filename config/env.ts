@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { klarnaBaseUrl, KlarnaEnvironment, KlarnaRegion } from '../klarna/base-urls.js';
 import { DEV_KEY_MARKER, devPayloadKeyId, knownDevelopmentValues } from './dev-secrets.js';
 import { durationMs } from './duration.js';
+import { parseSigningKeys } from '../klarna/webhook-signature.js';
 
 // Configuration is parsed once, from the environment, by the schemas below. Each process asks for
 // the sections it needs; every problem in those sections is reported at once.
@@ -199,11 +200,35 @@ const loggingSchema = z
   })
   .transform((v) => ({ level: v.LOG_LEVEL }));
 
+// Metrics and traces (docs/performance.md, "Metrics and traces"). WORKER_METRICS_ADDRESS: where the
+// worker serves Temporal's Prometheus metrics (host:port; unset = off; `npm run dev` sets
+// 127.0.0.1:9464). OTEL_EXPORTER_OTLP_ENDPOINT: the OTLP/HTTP collector spans are sent to
+// (<endpoint>/v1/traces; unset = tracing off, no interceptors). OTEL_SERVICE_NAME: the spans'
+// service.name (default klarna-token-sagas-api / -worker).
+const telemetrySchema = z
+  .object({
+    WORKER_METRICS_ADDRESS: z
+      .string()
+      .trim()
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464')
+      .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535')
+      .optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    OTEL_SERVICE_NAME: nonEmpty.optional(),
+  })
+  .transform((v) => ({ workerMetricsAddress: v.WORKER_METRICS_ADDRESS, otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: v.OTEL_SERVICE_NAME }));
+
 const flowsSchema = z
   .object({
     FLOW_ABANDONMENT_TIMEOUT: durationMs.default(durationMs.parse('30m')),
   })
   .transform((v) => ({ abandonmentTimeoutMs: v.FLOW_ABANDONMENT_TIMEOUT }));
+
+// KLARNA_SIMULATOR_URL (set by `npm run dev` when it runs the simulator): the API serves the demo
+// checkout (/demo/checkout) on it. Development only: production mode refuses it (productionRules).
+const demoSchema = z
+  .object({ KLARNA_SIMULATOR_URL: z.url({ protocol: /^https?$/ }).optional() })
+  .transform((v) => ({ simulatorUrl: v.KLARNA_SIMULATOR_URL?.replace(/\/+$/, '') }));
 
 // Outbound webhooks to the merchant (subscription and renewal events): where, and signed with what.
 // Several secrets during a rotation: the first signs, every one is sent (docs/flows.md).
@@ -223,6 +248,46 @@ const merchantWebhooksSchema = z
     }
   })
   .transform((v) => ({ urls: v.MERCHANT_WEBHOOK_URLS, secrets: v.MERCHANT_WEBHOOK_SECRETS }));
+
+// Klarna v2 (Payment Authorize / Payment Request APIs, seeds 002/003), for the worker. Hosts per
+// facts §4; KLARNA_BASE_URL (the simulator, a proxy) serves v2 too unless KLARNA_V2_BASE_URL is set.
+// Credentials: KLARNA_V2_API_KEY, else the v1 username and password.
+const klarnaV2Schema = z
+  .object({
+    KLARNA_V2_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    KLARNA_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    KLARNA_ENVIRONMENT: z.enum(KlarnaEnvironment).default('playground'),
+    KLARNA_V2_API_KEY: nonEmpty.optional(),
+    KLARNA_USERNAME: nonEmpty.optional(),
+    KLARNA_PASSWORD: nonEmpty.optional(),
+    KLARNA_PARTNER_ACCOUNT_ID: nonEmpty.default('krn:partner:global:account:test:MERCHANT'),
+    KLARNA_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  })
+  .transform((v) => ({
+    baseUrl: (v.KLARNA_V2_BASE_URL ?? v.KLARNA_BASE_URL ?? (v.KLARNA_ENVIRONMENT === 'production' ? 'https://api-global.klarna.com' : 'https://api-global.test.klarna.com')).replace(/\/+$/, ''),
+    apiKey: v.KLARNA_V2_API_KEY,
+    username: v.KLARNA_USERNAME,
+    password: v.KLARNA_PASSWORD,
+    partnerAccountId: v.KLARNA_PARTNER_ACCOUNT_ID,
+    timeoutMs: v.KLARNA_TIMEOUT_MS,
+  }));
+
+// Klarna v2 webhooks, for the API: the signing keys (`<key id>:<key>,…`; several during a rotation,
+// each chosen by Klarna-Signing-Key-Id). None: every webhook is refused (401) and v2 flows learn
+// the outcome by reading the payment request, after KLARNA_WEBHOOK_FALLBACK_READ_AFTER.
+const klarnaWebhooksSchema = z
+  .object({
+    KLARNA_WEBHOOK_SIGNING_KEYS: z
+      .string()
+      .transform((spec, ctx) => {
+        const { keys, problems } = parseSigningKeys(spec);
+        for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem });
+        return keys;
+      })
+      .optional(),
+    KLARNA_WEBHOOK_FALLBACK_READ_AFTER: durationMs.refine((ms) => ms >= 1_000 && ms <= 3_600_000, 'must be between 1s and 1h').default(durationMs.parse('15s')),
+  })
+  .transform((v) => ({ signingKeys: v.KLARNA_WEBHOOK_SIGNING_KEYS ?? [], fallbackReadAfterMs: v.KLARNA_WEBHOOK_FALLBACK_READ_AFTER }));
 
 // Production mode: APP_ENV=production, or NODE_ENV=production when APP_ENV is not set (an explicit
 // APP_ENV=development wins). Development needs no configuration at all; production refuses to
@@ -247,8 +312,12 @@ const sections = {
   payloadCodec: payloadCodecSchema,
   api: apiSchema,
   logging: loggingSchema,
+  telemetry: telemetrySchema,
   flows: flowsSchema,
+  demo: demoSchema,
   merchantWebhooks: merchantWebhooksSchema,
+  klarnaV2: klarnaV2Schema,
+  klarnaWebhooks: klarnaWebhooksSchema,
 } as const;
 
 type Sections = typeof sections;
@@ -342,6 +411,11 @@ const productionRules: Partial<Record<SectionName, (env: Env) => string[]>> = {
     if (plain.length) problems.push(`CODEC_CORS_ORIGINS: ${plain.join(', ')} must be https:// (the codec endpoint decrypts workflow history)`);
     return problems;
   },
+  demo: (env) => (env.KLARNA_SIMULATOR_URL ? ['KLARNA_SIMULATOR_URL: the demo checkout and the Klarna simulator are for development only; unset it'] : []),
+  klarnaWebhooks: (env) =>
+    parseSigningKeys(env.KLARNA_WEBHOOK_SIGNING_KEYS ?? '').keys.flatMap((k) =>
+      known('KLARNA_WEBHOOK_SIGNING_KEYS', k.key) ? [`KLARNA_WEBHOOK_SIGNING_KEYS: key ${k.id} is npm run dev's development key; use the signing key Klarna gave you`] : [],
+    ),
   klarna: (env) => {
     const problems: string[] = [];
     if (env.KLARNA_BASE_URL && /^http:/i.test(env.KLARNA_BASE_URL)) problems.push('KLARNA_BASE_URL: must be https:// (it carries the Klarna credentials)');

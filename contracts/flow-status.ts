@@ -1,24 +1,15 @@
 import { z } from 'zod';
+import { tokenizeStates } from './flow-states.js';
 
 // What every flow reports about itself (query result, workflow result, API answer). It never
 // holds a customer token or an authorization token: tokens are named by their vault reference.
 
-export const flowType = z.enum(['tokenize', 'charge', 'buy_and_tokenize', 'subscription', 'step_up']);
+export const flowType = z.enum(['tokenize', 'charge', 'buy_and_tokenize', 'subscription', 'step_up', 'v2_authorize', 'v2_charge', 'v2_payment_request']);
 export type FlowType = z.infer<typeof flowType>;
 
-export const tokenizeState = z.enum([
-  'CREATING_SESSION',
-  'AWAITING_AUTHORIZATION',
-  'CREATING_TOKEN',
-  'COMPLETED',
-  'ABANDONED',
-  'EXPIRED',
-  'FAILED',
-  'CANCELLED',
-]);
+export const tokenizeState = z.enum(tokenizeStates);
 export type TokenizeState = z.infer<typeof tokenizeState>;
-export const terminalTokenizeStates: readonly TokenizeState[] = ['COMPLETED', 'ABANDONED', 'EXPIRED', 'FAILED', 'CANCELLED'];
-export const isTerminalTokenizeState = (s: TokenizeState) => terminalTokenizeStates.includes(s);
+export { isTerminalTokenizeState, terminalTokenizeStates } from './flow-states.js';
 
 export const flowFailure = z.object({
   /** A Klarna error kind (klarna/errors.ts) or `internal`. */

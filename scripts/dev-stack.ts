@@ -7,7 +7,8 @@
 //   API                  tsx api/main.ts
 //
 // Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), FERRETDB_PORT (27017), SIMULATOR_PORT
-// (8090), API_PORT (3000). Temporal's and FerretDB's data stays in .data/ between runs; the
+// (8090), API_PORT (3000), WORKER_METRICS_PORT (9464: the worker's Prometheus endpoint, unless
+// WORKER_METRICS_ADDRESS says where). Temporal's and FerretDB's data stays in .data/ between runs; the
 // simulator keeps its sessions in memory only. Ctrl-C stops everything.
 //
 // The simulator, the worker and the API are supervised (stack/supervised-child.ts): one that exits
@@ -25,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 // CommonJS package: under plain Node ESM (tsx) only its default export is importable by name.
 import protos from '@temporalio/proto';
-import { DEV_CALLBACK_SECRET, devKeyBytes } from '../config/dev-secrets.js';
+import { DEV_CALLBACK_SECRET, DEV_WEBHOOK_SIGNING_KEY, DEV_WEBHOOK_SIGNING_KEY_ID, devKeyBytes } from '../config/dev-secrets.js';
 import { loadConfig } from '../config/env.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { describeExit, installShutdownHandlers, stopAllChildren, type ManagedChild } from '../stack/child-processes.js';
@@ -71,6 +72,7 @@ const ports = {
   ferretdb: portFromEnv('FERRETDB_PORT', 27017),
   simulator: portFromEnv('SIMULATOR_PORT', 8090),
   api: portFromEnv('API_PORT', 3000),
+  workerMetrics: portFromEnv('WORKER_METRICS_PORT', 9464),
 };
 
 const runTemporal = !env.TEMPORAL_ADDRESS;
@@ -80,6 +82,7 @@ const runSimulator = !env.KLARNA_USERNAME;
 // ---- every port checked before anything starts; every problem reported at once ----------------
 
 const checks: [number, string, string][] = [[ports.api, 'API', 'API_PORT']];
+if (!env.WORKER_METRICS_ADDRESS) checks.push([ports.workerMetrics, 'worker metrics', 'WORKER_METRICS_PORT']);
 if (runTemporal) checks.push([ports.temporal, 'Temporal', 'TEMPORAL_PORT'], [ports.temporalUi, 'Temporal UI', 'TEMPORAL_UI_PORT']);
 if (runFerretDb) checks.push([ports.ferretdb, 'FerretDB', 'FERRETDB_PORT']);
 if (runSimulator) checks.push([ports.simulator, 'Klarna simulator', 'SIMULATOR_PORT']);
@@ -199,6 +202,10 @@ async function main() {
           SIMULATOR_HOST: HOST,
           SIMULATOR_USERNAME: 'sim-merchant',
           SIMULATOR_PASSWORD: 'sim-secret',
+          // Klarna's portal subscription, simulated: v2 webhooks to the API, signed with the dev key.
+          SIMULATOR_WEBHOOK_URL: `http://${HOST}:${ports.api}/klarna/webhooks/v2`,
+          SIMULATOR_WEBHOOK_SIGNING_KEY: DEV_WEBHOOK_SIGNING_KEY,
+          SIMULATOR_WEBHOOK_SIGNING_KEY_ID: DEV_WEBHOOK_SIGNING_KEY_ID,
         },
         simulatorReady,
       )
@@ -233,7 +240,11 @@ async function main() {
     TOKEN_ENCRYPTION_KEY: env.TOKEN_ENCRYPTION_KEY || devTokenEncryptionKey(),
     PAYLOAD_ENCRYPTION_KEYS: env.PAYLOAD_ENCRYPTION_KEYS || devPayloadEncryptionKeys(dataDir),
     CODEC_CORS_ORIGINS: env.CODEC_CORS_ORIGINS || `http://${HOST}:${ports.temporalUi},http://localhost:${ports.temporalUi}`,
-    ...(simulator ? { KLARNA_BASE_URL: simulatorUrl, KLARNA_USERNAME: 'sim-merchant', KLARNA_PASSWORD: 'sim-secret' } : {}),
+    // Metrics are on in development; traces when OTEL_EXPORTER_OTLP_ENDPOINT names a collector.
+    WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS || `${HOST}:${ports.workerMetrics}`,
+    // KLARNA_SIMULATOR_URL: the API serves the demo checkout on the simulator (development only).
+    ...(simulator ? { KLARNA_BASE_URL: simulatorUrl, KLARNA_USERNAME: 'sim-merchant', KLARNA_PASSWORD: 'sim-secret', KLARNA_SIMULATOR_URL: simulatorUrl } : {}),
+    ...(simulator && !env.KLARNA_WEBHOOK_SIGNING_KEYS ? { KLARNA_WEBHOOK_SIGNING_KEYS: `${DEV_WEBHOOK_SIGNING_KEY_ID}:${DEV_WEBHOOK_SIGNING_KEY}` } : {}),
   };
   log('starting the worker and the API ...');
   const workerReady = (child: ManagedChild) => waitForWorkerPolling(appEnv, child);
@@ -247,11 +258,14 @@ async function main() {
   const mongoUri = appEnv.MONGODB_URI ?? '';
   const lines = [
     `API               ${apiUrl}   (OpenAPI: ${apiUrl}/docs)`,
+    runSimulator ? `Demo checkout     ${apiUrl}/demo/checkout   (open it: a refused renewal recovered with Klarna, widget or hosted page)` : undefined,
     temporal ? `Temporal UI       ${temporal.uiUrl}` : undefined,
     `Temporal          ${appEnv.TEMPORAL_ADDRESS}   namespace ${appEnv.TEMPORAL_NAMESPACE}${temporal ? '   (dev server, .data/temporal/dev.sqlite)' : ''}`,
     runSimulator ? `Klarna simulator  ${simulatorUrl}   (user sim-merchant / sim-secret)` : `Klarna            ${env.KLARNA_BASE_URL ?? `region ${env.KLARNA_REGION ?? 'eu'}, ${env.KLARNA_ENVIRONMENT ?? 'playground'}`}`,
     `MongoDB           ${redact(mongoUri)}${ferretdb ? '   (FerretDB, .data/ferretdb/)' : ''}`,
     `Klarna callbacks  ${appEnv.PUBLIC_BASE_URL}`,
+    `Metrics           ${apiUrl}/metrics (API)   http://${appEnv.WORKER_METRICS_ADDRESS}/metrics (worker, Temporal's)`,
+    `Traces            ${env.OTEL_EXPORTER_OTLP_ENDPOINT ? `OTLP/HTTP to ${new URL(env.OTEL_EXPORTER_OTLP_ENDPOINT).origin}` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://127.0.0.1:4318)'}`,
   ].filter(Boolean);
   const watching = args.watch ? '; watching source files' : '';
   log(`all up in ${((Date.now() - started) / 1000).toFixed(1)} s${watching}; Ctrl-C stops everything\n\n${lines.map((l) => `    ${l}`).join('\n')}\n`);

@@ -6,6 +6,9 @@ import { buildApi } from '../api/build-api.js';
 import type { RateLimits } from '../api/plugins/http-guard.js';
 import type { FlowDeadlines } from '../api/flow-gateway.js';
 import { createKlarnaClient } from '../klarna/client.js';
+import { createKlarnaV2Client } from '../klarna/v2-client.js';
+import type { WebhookSigningKey } from '../klarna/webhook-signature.js';
+import { v2Repository } from '../persistence/v2-repository.js';
 import { startKlarnaSimulator } from '../klarna-simulator/server.js';
 import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { flowsRepository } from '../persistence/flows-repository.js';
@@ -42,6 +45,14 @@ export interface InProcessAppOptions {
   /** Browser origins allowed to call the API's /codec endpoint. */
   codecCorsOrigins?: string[];
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Serve the dev-only demo checkout (/demo/checkout) on this app's simulator, as `npm run dev` does. */
+  demo?: boolean;
+  /**
+   * Klarna v2 webhooks: the signing keys the API accepts (default: one random key, which the
+   * simulator is registered with to send its webhooks to the API) and when flows read a payment
+   * request themselves (default 15 s).
+   */
+  v2?: { signingKeys?: WebhookSigningKey[]; fallbackReadAfterMs?: number };
 }
 
 export interface InProcessApp {
@@ -56,6 +67,8 @@ export interface InProcessApp {
   taskQueue: string;
   /** Basic auth header for the simulator's Klarna paths. */
   klarnaAuth: string;
+  /** The signing key the simulator's v2 webhooks use (registered with POST /_sim/webhooks; again after a /_sim/reset). */
+  v2SigningKey: WebhookSigningKey;
   stop(): Promise<void>;
 }
 
@@ -71,6 +84,7 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
   const vault = createTokenVault(randomBytes(32));
   const payloadCodec = createEncryptionCodec(ephemeralPayloadKeys());
   const dataConverter = encryptingDataConverter(payloadCodec);
+  const v2SigningKeys = options.v2?.signingKeys?.length ? options.v2.signingKeys : [{ id: `key-${suffix}`, key: randomBytes(24).toString('hex') }];
 
   const simulator = await startKlarnaSimulator({ ...simulatorCredentials, port: 0, logger: false });
   const mongo = await connectMongo({ uri: options.mongoUri, database: options.database ?? `app_${suffix}` });
@@ -96,8 +110,12 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
     previousCallbackSecret: options.previousCallbackSecret,
     payloadCodec,
     codecCorsOrigins: options.codecCorsOrigins,
+    ...(options.demo ? { demo: { simulatorUrl: simulator.url } } : {}),
+    v2: { repository: v2Repository(mongo.db), signingKeys: v2SigningKeys, fallbackReadAfterMs: options.v2?.fallbackReadAfterMs },
   });
   const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
+  // Klarna's portal subscription, simulated: the simulator signs its v2 webhooks to the API.
+  await registerSimulatorWebhook(simulator.url, `${apiUrl}/klarna/webhooks/v2`, v2SigningKeys[0]!);
 
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
@@ -120,6 +138,10 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
         merchantEvents: merchantEventsRepository(mongo.db),
         merchantWebhooks: options.merchantWebhooks ?? { urls: [], secrets: [] },
         callbacks: { publicBaseUrl: apiUrl, secret: callbackSecret },
+        v2: {
+          klarna: createKlarnaV2Client({ baseUrl: simulator.url, ...simulatorCredentials, partnerAccountId: 'krn:partner:global:account:test:IN_PROCESS', timeoutMs: 5_000 }),
+          repository: v2Repository(mongo.db),
+        },
       },
     });
     workerRun = worker.run();
@@ -135,6 +157,7 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
     callbackSecret,
     taskQueue,
     klarnaAuth: `Basic ${Buffer.from(`${simulatorCredentials.username}:${simulatorCredentials.password}`).toString('base64')}`,
+    v2SigningKey: v2SigningKeys[0]!,
     async stop() {
       worker?.shutdown();
       await workerRun;
@@ -146,4 +169,14 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
       await mongo.close();
     },
   };
+}
+
+/** Registers a v2 webhook at the simulator (its stand-in for Klarna's portal subscription). */
+export async function registerSimulatorWebhook(simulatorUrl: string, url: string, key: WebhookSigningKey): Promise<void> {
+  const response = await fetch(`${simulatorUrl}/_sim/webhooks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url, signing_key: key.key, signing_key_id: key.id }),
+  });
+  if (!response.ok) throw new Error(`the simulator refused the webhook registration: ${response.status} ${await response.text()}`);
 }

@@ -2,6 +2,8 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import pino from 'pino';
 import { loadConfigOrExit } from '../config/env.js';
 import { createKlarnaClient } from '../klarna/client.js';
+import { createKlarnaV2Client } from '../klarna/v2-client.js';
+import { v2Repository } from '../persistence/v2-repository.js';
 import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { flowsRepository } from '../persistence/flows-repository.js';
 import { klarnaEventsRepository } from '../persistence/klarna-events-repository.js';
@@ -11,12 +13,21 @@ import { connectMongo } from '../persistence/mongo.js';
 import { createTokenVault } from '../persistence/token-vault.js';
 import { temporalConnectionOptions } from '../temporal/connection-options.js';
 import { createEncryptionCodec, encryptingDataConverter } from '../temporal/payload-codec.js';
+import { startTracing } from '../temporal/tracing.js';
 import { createWorker } from './create-worker.js';
 import { pinoTemporalLogger } from './pino-temporal-logger.js';
 
-const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault', 'payloadCodec', 'logging', 'merchantWebhooks']);
+const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault', 'payloadCodec', 'logging', 'merchantWebhooks', 'telemetry', 'klarnaV2']);
 const logger = pino({ name: 'worker', level: config.logging.level });
-Runtime.install({ logger: pinoTemporalLogger(logger.child({ component: 'temporal' })) });
+// Temporal's own metrics (and the flows' outcome counter, activities/flow-storage-activities.ts)
+// on a Prometheus endpoint when WORKER_METRICS_ADDRESS is set: http://<address>/metrics.
+const metricsAddress = config.telemetry.workerMetricsAddress;
+Runtime.install({
+  logger: pinoTemporalLogger(logger.child({ component: 'temporal' })),
+  ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
+});
+// Traces (temporal/tracing.ts): only with an OTLP endpoint; otherwise no interceptors at all.
+const tracing = startTracing({ serviceName: config.telemetry.serviceName ?? 'klarna-token-sagas-worker', endpoint: config.telemetry.otlpEndpoint });
 
 const mongo = await connectMongo(config.mongo);
 const connection = await NativeConnection.connect(await temporalConnectionOptions(config.temporal));
@@ -25,6 +36,7 @@ const worker = await createWorker({
   namespace: config.temporal.namespace,
   taskQueue: config.temporal.taskQueue,
   dataConverter: encryptingDataConverter(createEncryptionCodec(config.payloadCodec.keys)),
+  tracing,
   deps: {
     klarna: createKlarnaClient({ ...config.klarna, logger: logger.child({ component: 'klarna' }) }),
     vault: createTokenVault(config.vault.encryptionKey, config.vault),
@@ -35,14 +47,32 @@ const worker = await createWorker({
     merchantEvents: merchantEventsRepository(mongo.db),
     merchantWebhooks: config.merchantWebhooks,
     callbacks: config.callbacks,
+    v2: {
+      klarna: createKlarnaV2Client({
+        ...config.klarnaV2,
+        username: config.klarnaV2.username ?? config.klarna.username,
+        password: config.klarnaV2.password ?? config.klarna.password,
+        logger: logger.child({ component: 'klarna-v2' }),
+      }),
+      repository: v2Repository(mongo.db),
+    },
   },
 });
 logger.info(
-  { temporal: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, klarna: config.klarna.baseUrl },
+  {
+    temporal: config.temporal.address,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    klarna: config.klarna.baseUrl,
+    metrics: metricsAddress ? `http://${metricsAddress}/metrics` : 'off',
+    // The collector's origin only: an endpoint URL may carry credentials.
+    tracing: config.telemetry.otlpEndpoint ? new URL(config.telemetry.otlpEndpoint).origin : 'off',
+  },
   'worker started',
 );
 // Worker.run() ends after SIGINT/SIGTERM once in-flight tasks are done (the SDK installs the handlers).
 await worker.run();
 await connection.close();
 await mongo.close();
+await tracing?.shutdown();
 logger.info('worker stopped');

@@ -73,6 +73,7 @@ describe('production mode', () => {
     ['an http:// codec origin', apiSections, { CODEC_CORS_ORIGINS: 'http://temporal.example.com' }, /^CODEC_CORS_ORIGINS: http:\/\/temporal\.example\.com must be https:\/\//],
     ["the simulator's Klarna credentials", workerSections, { KLARNA_USERNAME: 'sim-merchant', KLARNA_PASSWORD: 'sim-secret' }, /^KLARNA_PASSWORD: is the Klarna simulator's/],
     ['an http:// Klarna base URL', workerSections, { KLARNA_BASE_URL: 'http://klarna.example.com' }, /^KLARNA_BASE_URL: must be https:\/\//],
+    ['the demo checkout (KLARNA_SIMULATOR_URL)', ['app', 'demo'], { KLARNA_SIMULATOR_URL: 'http://127.0.0.1:8090' }, /^KLARNA_SIMULATOR_URL: the demo checkout and the Klarna simulator are for development only/],
   ];
   it.each(refusals)('refuses %s', (_what, sections, override, expected) => {
     const problems = problemsOf(sections, { ...good(), ...override });
