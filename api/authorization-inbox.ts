@@ -35,8 +35,8 @@ export const authorizationEventId = (flowId: string, authorizationToken: string)
 /**
  * Every shopper authorization, from the checkout or from Klarna's callback, goes through here:
  * stored in the inbox (token sealed) before it is acknowledged, then signalled to the flow within
- * a deadline. When Temporal cannot take the signal the event stays `pending` and the waiting flow
- * collects it from the inbox itself; when MongoDB is down the store fails at once and the caller
+ * a deadline. When Temporal cannot take the signal the event stays `pending`: this process signals
+ * it again with back-off, and the waiting flow also collects it from the inbox itself; when MongoDB is down the store fails at once and the caller
  * gets a 503 to retry (Klarna retries callbacks).
  */
 export function authorizationInbox(options: {
@@ -45,9 +45,12 @@ export function authorizationInbox(options: {
   vault: TokenVault;
   /** How long an answer waits for the signal before saying `pending` (default 800 ms). */
   ackWaitMs?: number;
+  /** How long this process keeps signalling an event Temporal did not take (default 10 minutes). */
+  redeliverForMs?: number;
 }) {
   const { gateway, events, vault } = options;
   const ackWaitMs = options.ackWaitMs ?? 800;
+  const redeliverForMs = options.redeliverForMs ?? 10 * 60_000;
 
   return {
     async accept(
@@ -81,21 +84,41 @@ export function authorizationInbox(options: {
       // Signal, and mark the outcome, in the background: the caller's answer never waits longer
       // than `ackWaitMs` for Temporal (Klarna gives a callback 2 s). The event is already stored,
       // so an unfinished signal only means the flow collects it from the inbox itself.
-      const signalled = (async (): Promise<KlarnaEventDocument['delivery']> => {
-        let outcome: KlarnaEventDocument['delivery'] = 'pending';
+      const signalOnce = async (): Promise<KlarnaEventDocument['delivery']> => {
         try {
           await gateway.within(gateway.deadlines.signalMs, () =>
             gateway.client.workflow.getHandle(flowId).signal(shopperAuthorizedSignal, { ...authorization, source, event_id: eventId }),
           );
-          outcome = 'delivered';
+          return 'delivered';
         } catch (err) {
           // The flow has ended (or never existed): nothing will take the event.
-          if (err instanceof WorkflowNotFoundError) outcome = 'no_flow';
-          // Otherwise Temporal is slow or down: the event stays pending and the flow collects it.
+          if (err instanceof WorkflowNotFoundError) return 'no_flow';
+          // Otherwise Temporal is slow or down: the event stays pending.
+          return 'pending';
         }
+      };
+      const signalled = signalOnce().then(async (outcome) => {
         if (outcome !== 'pending') await events.markDelivery([eventId], outcome, new Date()).catch(() => undefined);
         return outcome;
-      })();
+      });
+      // After an outage the flow would find the event at its next inbox read (up to 5 minutes
+      // later): this process keeps signalling meanwhile, with back-off, for `redeliverForMs`. A
+      // restart ends these tries; the inbox read remains the safety net.
+      void signalled.then(async (first) => {
+        if (first !== 'pending') return;
+        const giveUpAt = Date.now() + redeliverForMs;
+        for (let delay = 1_000; Date.now() + delay < giveUpAt; delay = Math.min(delay * 2, 30_000)) {
+          await sleep(delay);
+          const again = await events.find(eventId).catch(() => undefined);
+          // Taken meanwhile (the flow read the inbox, or another try got through).
+          if (again && again.delivery !== 'pending') return;
+          const outcome = await signalOnce();
+          if (outcome !== 'pending') {
+            await events.markDelivery([eventId], outcome, new Date()).catch(() => undefined);
+            return;
+          }
+        }
+      });
       const delivery = await Promise.race([signalled, sleep(ackWaitMs).then(() => 'pending' as const)]);
       if (delivery === 'no_flow' && whenEnded === 'refuse') {
         throw new ApiError(409, 'flow_closed', `Flow ${flowId} has ended; it takes no authorization.`);

@@ -218,6 +218,16 @@ const telemetrySchema = z
   })
   .transform((v) => ({ workerMetricsAddress: v.WORKER_METRICS_ADDRESS, otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: v.OTEL_SERVICE_NAME }));
 
+// The worker's workflow cache: flows kept in memory between their tasks (sticky execution). Each
+// costs worker memory while it waits; an evicted flow replays its history at its next task.
+// Bounded so thousands of waiting flows do not grow the worker without limit (docs/performance.md,
+// "Many waiting flows"); 0 turns the cache off.
+const workerSchema = z
+  .object({
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).default(1_000),
+  })
+  .transform((v) => ({ maxCachedWorkflows: v.WORKER_MAX_CACHED_WORKFLOWS }));
+
 const flowsSchema = z
   .object({
     FLOW_ABANDONMENT_TIMEOUT: durationMs.default(durationMs.parse('30m')),
@@ -313,6 +323,7 @@ const sections = {
   api: apiSchema,
   logging: loggingSchema,
   telemetry: telemetrySchema,
+  worker: workerSchema,
   flows: flowsSchema,
   demo: demoSchema,
   merchantWebhooks: merchantWebhooksSchema,

@@ -16,6 +16,8 @@ export interface CreateWorkerOptions {
   dataConverter: DataConverter;
   /** Tests pass a prebuilt bundle to skip bundling per test. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Flows kept in the worker's cache (config WORKER_MAX_CACHED_WORKFLOWS); the SDK's default (from the heap size) when unset. */
+  maxCachedWorkflows?: number;
   /** Tracing (temporal/tracing.ts): interceptors and the workflow span sink; none when off. A prebuilt bundle must include worker/tracing.ts's interceptors module. */
   tracing?: Tracing;
 }
@@ -28,6 +30,7 @@ export function createWorker(options: CreateWorkerOptions): Promise<Worker> {
     taskQueue: options.taskQueue,
     activities: createActivities(options.deps),
     dataConverter: options.dataConverter,
+    ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     ...(options.tracing ? workerTracingOptions(options.tracing) : {}),
   });

@@ -17,7 +17,7 @@ import { startTracing } from '../temporal/tracing.js';
 import { createWorker } from './create-worker.js';
 import { pinoTemporalLogger } from './pino-temporal-logger.js';
 
-const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault', 'payloadCodec', 'logging', 'merchantWebhooks', 'telemetry', 'klarnaV2']);
+const config = loadConfigOrExit(['temporal', 'mongo', 'klarna', 'callbacks', 'vault', 'payloadCodec', 'logging', 'merchantWebhooks', 'telemetry', 'worker', 'klarnaV2']);
 const logger = pino({ name: 'worker', level: config.logging.level });
 // Temporal's own metrics (and the flows' outcome counter, activities/flow-storage-activities.ts)
 // on a Prometheus endpoint when WORKER_METRICS_ADDRESS is set: http://<address>/metrics.
@@ -36,6 +36,7 @@ const worker = await createWorker({
   namespace: config.temporal.namespace,
   taskQueue: config.temporal.taskQueue,
   dataConverter: encryptingDataConverter(createEncryptionCodec(config.payloadCodec.keys)),
+  maxCachedWorkflows: config.worker.maxCachedWorkflows,
   tracing,
   deps: {
     klarna: createKlarnaClient({ ...config.klarna, logger: logger.child({ component: 'klarna' }) }),

@@ -4,7 +4,7 @@ import type { FlowStatusBase } from '../contracts/flow-status.js';
 import type { ShopperAuthorization } from '../contracts/tokenize.js';
 import { ownStorage } from './activity-presets.js';
 import type { trackFlowStatus } from './flow-status-tracker.js';
-import { INBOX_CHECK_FIRST_MS, INBOX_CHECK_MAX_MS } from './tokenize-workflow.js';
+import { INBOX_CHECK_FIRST_MS, inboxCheckMaxMs } from './tokenize-workflow.js';
 
 const { collectPendingAuthorizations, markEventsDelivered } = proxyActivities<Activities>(ownStorage);
 
@@ -16,7 +16,7 @@ type WaitingStatus = FlowStatusBase & { session_id?: string; ignored_authorizati
 /**
  * How a flow waiting for the shopper takes authorizations, as tokenize does (its workflow keeps its
  * own inline copy, frozen by its saved histories): from the `shopperAuthorized` signal and from the
- * inbox, which it reads while it waits (after 5 s, doubling to once a minute), each inbox event and
+ * inbox, which it reads while it waits (after 5 s, doubling to once every 5 minutes), each inbox event and
  * each token once, only for its own session and only before its outcome; the rest are counted in
  * `ignored_authorizations`. Oldest first.
  */
@@ -25,6 +25,7 @@ export function authorizationIntake<S extends WaitingStatus>(flow: ReturnType<ty
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
   let inboxCheckMs = INBOX_CHECK_FIRST_MS;
+  const inboxCheckMax = inboxCheckMaxMs();
 
   const take = (auth: ShopperAuthorization): boolean => {
     const wrongSession = auth.session_id !== undefined && status.session_id !== undefined && auth.session_id !== status.session_id;
@@ -67,7 +68,7 @@ export function authorizationIntake<S extends WaitingStatus>(flow: ReturnType<ty
         const pending = await collectPendingAuthorizations({ flow_id: status.flow_id });
         const taken = pending.filter((auth) => take(auth));
         if (pending.length > 0) await markEventsDelivered({ event_ids: pending.map((auth) => auth.event_id!) });
-        if (taken.length === 0) inboxCheckMs = Math.min(inboxCheckMs * 2, INBOX_CHECK_MAX_MS);
+        if (taken.length === 0) inboxCheckMs = Math.min(inboxCheckMs * 2, inboxCheckMax);
       }
       if (interrupted()) return 'interrupted';
       return candidates.shift()!;

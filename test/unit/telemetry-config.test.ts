@@ -37,3 +37,14 @@ describe('telemetry configuration', () => {
     expect(problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' })).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT: /)]);
   });
 });
+
+describe('worker configuration', () => {
+  const worker = (env: Record<string, string>) => loadConfig(['worker'], env).worker;
+  it('bounds the workflow cache by default, takes a number, refuses anything else by name', () => {
+    expect(worker({})).toEqual({ maxCachedWorkflows: 1000 });
+    expect(worker({ WORKER_MAX_CACHED_WORKFLOWS: '250' })).toEqual({ maxCachedWorkflows: 250 });
+    expect(worker({ WORKER_MAX_CACHED_WORKFLOWS: '0' })).toEqual({ maxCachedWorkflows: 0 });
+    expect(() => loadConfig(['worker'], { WORKER_MAX_CACHED_WORKFLOWS: 'many' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS/);
+    expect(() => loadConfig(['worker'], { WORKER_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS/);
+  });
+});
