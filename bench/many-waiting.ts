@@ -12,7 +12,7 @@
 //      the same measurement (fewer samples) at each checkpoint on the way; --max-minutes stops the
 //      starts early (a saturated machine) and measures with the flows started by then;
 //   3. after SETTLE seconds: the same RSS and latencies with the N flows waiting, and the CPU each
-//      process used meanwhile (a waiting flow checks its inbox every 60 s: an activity).
+//      process used meanwhile (a waiting flow reads its inbox at 5 s doubling to every 5 minutes: an activity each).
 // Numbers depend on the machine and what else runs on it.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';

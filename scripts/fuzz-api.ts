@@ -111,11 +111,12 @@ const status = await new Promise<number>((resolve) => {
       NO_COLOR: '1',
     },
   });
-  // Schemathesis frames its sections and its closing line like pytest ("==== ... in 70s ===="),
-  // and CI reads such a line as a pytest result with no test counted. The frames are redrawn
-  // with dashes; every word of the output is kept.
+  // Schemathesis frames its sections and its closing line like pytest ("==== 2 warnings in 70s
+  // ===="), and CI reads such a line as a pytest result with no test counted. Framed lines are
+  // printed as plain ones ("schemathesis: 2 warnings (70 s)"); every other line as it is.
   createInterface({ input: child.stdout! }).on('line', (line) => {
-    process.stdout.write(`${line.replace(/^=+(?=\s)|(?<=\s)=+$/g, (bar) => '-'.repeat(bar.length))}\n`);
+    const framed = /^=+\s(.*\S)\s=+$/.exec(line);
+    process.stdout.write(framed ? `schemathesis: ${framed[1]!.replace(/ in ([\d.]+)s$/, ' ($1 s)')}\n` : `${line}\n`);
   });
   child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   child.once('error', (err) => {
