@@ -1,9 +1,6 @@
-import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { asyncLocalStorage as activityContext } from '@temporalio/activity';
-import ky, { HTTPError, TimeoutError, type KyInstance } from 'ky';
-import type { z } from 'zod';
 import { createTokenOrderResponse, type CreateTokenOrderRequest } from './customer-token-schemas.js';
-import { KlarnaApiError, klarnaErrorFromResponse, type KlarnaOperation } from './errors.js';
+import { klarnaErrorFromResponse } from './errors.js';
+import { createKlarnaTransport, type ClientLogger } from './http-transport.js';
 import {
   createCustomerTokenResponse,
   createOrderResponse,
@@ -17,11 +14,8 @@ import {
   type CreateSessionRequest,
 } from './payments-schemas.js';
 
-/** The subset of pino's logger the client uses, so tests can pass any compatible logger. */
-export interface ClientLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
+// Defined with the transport; exported here too, where callers have always found them.
+export type { ClientLogger, KlarnaResult } from './http-transport.js';
 
 export interface KlarnaClientOptions {
   baseUrl: string;
@@ -33,129 +27,20 @@ export interface KlarnaClientOptions {
   fetch?: typeof fetch;
 }
 
-export interface KlarnaResult<T> {
-  body: T;
-  correlationId?: string;
-}
-
-interface CallSpec<S extends z.ZodType | undefined> {
-  operation: KlarnaOperation;
-  method: 'get' | 'post' | 'patch' | 'delete';
-  path: string;
-  /** The path with credentials (authorization and customer tokens) replaced, for logs. */
-  logPath: string;
-  json?: unknown;
-  headers?: Record<string, string>;
-  schema: S;
-}
-
-const silent: ClientLogger = { info() {}, warn() {} };
-
-// Each call is a span (when tracing is on, temporal/tracing.ts; a no-op otherwise), a child of the
-// activity's span. Its attributes identify the call and its flow, never what it carries: the
-// operation, the path pattern (`logPath` with every id and token replaced), the idempotency key
-// (made by the workflow from the flow id), Klarna's correlation id and the flow id.
-const tracer = trace.getTracer('klarna-token-sagas/klarna-client');
-
-/** The flow (workflow id) this call is made for, when it runs in an activity. */
-const currentFlowId = () => activityContext.getStore()?.info.workflowExecution?.workflowId;
-
 /**
  * Klarna's HTTP API behind typed calls. No retries here: Temporal retries activities. Every
  * POST/PATCH that creates something takes a `Klarna-Idempotency-Key` made by the workflow, so a
  * retry after a lost reply gets Klarna's original answer instead of a second session or token.
  */
 export function createKlarnaClient(options: KlarnaClientOptions) {
-  const logger = options.logger ?? silent;
-  const http: KyInstance = ky.create({
-    prefixUrl: options.baseUrl,
-    timeout: options.timeoutMs,
-    retry: 0,
-    throwHttpErrors: false,
+  const call = createKlarnaTransport({
+    baseUrl: options.baseUrl,
+    basicAuth: Buffer.from(`${options.username}:${options.password}`).toString('base64'),
+    timeoutMs: options.timeoutMs,
+    logger: options.logger,
     fetch: options.fetch,
-    headers: {
-      authorization: `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`,
-      'user-agent': 'klarna-token-sagas/0.1',
-    },
+    errorFromResponse: klarnaErrorFromResponse,
   });
-
-  function call<S extends z.ZodType | undefined>(spec: CallSpec<S>): Promise<KlarnaResult<S extends z.ZodType ? z.output<S> : undefined>> {
-    const flowId = currentFlowId();
-    const idempotencyKey = spec.headers?.['Klarna-Idempotency-Key'];
-    return tracer.startActiveSpan(
-      `klarna ${spec.operation}`,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'klarna.operation': spec.operation,
-          'http.request.method': spec.method.toUpperCase(),
-          'url.template': spec.logPath.replace(/\/sessions\/[^/{]+/, '/sessions/{session_id}'),
-          ...(flowId ? { 'flow.id': flowId } : {}),
-          ...(idempotencyKey ? { 'klarna.idempotency_key': idempotencyKey } : {}),
-        },
-      },
-      async (span) => {
-        try {
-          return await callTraced(spec, span);
-        } finally {
-          span.end();
-        }
-      },
-    );
-  }
-
-  async function callTraced<S extends z.ZodType | undefined>(
-    spec: CallSpec<S>,
-    span: Span,
-  ): Promise<KlarnaResult<S extends z.ZodType ? z.output<S> : undefined>> {
-    const started = Date.now();
-    const log = { operation: spec.operation, method: spec.method.toUpperCase(), path: spec.logPath };
-    let response: Response;
-    try {
-      response = await http(spec.path.replace(/^\//, ''), {
-        method: spec.method,
-        json: spec.json,
-        // Passing `headers: undefined` would drop the instance's Authorization header.
-        ...(spec.headers ? { headers: spec.headers } : {}),
-      });
-    } catch (err) {
-      const reason = err instanceof TimeoutError ? 'timeout' : err instanceof HTTPError ? 'http' : 'connection';
-      logger.warn({ ...log, reason, durationMs: Date.now() - started }, 'klarna call got no answer');
-      span.setStatus({ code: SpanStatusCode.ERROR, message: `no answer: ${reason}` });
-      throw new KlarnaApiError({ kind: 'network', operation: spec.operation, errorMessages: [reason] });
-    }
-    const correlationId = response.headers.get('klarna-correlation-id') ?? undefined;
-    span.setAttribute('http.response.status_code', response.status);
-    if (correlationId) span.setAttribute('klarna.correlation_id', correlationId);
-    const text = await response.text();
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    const done = { ...log, status: response.status, correlationId, durationMs: Date.now() - started };
-    if (!response.ok) {
-      const error = klarnaErrorFromResponse(spec.operation, response.status, body, correlationId);
-      logger.warn({ ...done, kind: error.kind, errorCode: error.details.errorCode }, 'klarna call failed');
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error.kind });
-      throw error;
-    }
-    logger.info(done, 'klarna call succeeded');
-    if (!spec.schema) return { body: undefined as never, correlationId };
-    const parsed = spec.schema.safeParse(body);
-    if (!parsed.success) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: 'unexpected_response' });
-      throw new KlarnaApiError({
-        kind: 'unexpected_response',
-        operation: spec.operation,
-        httpStatus: response.status,
-        correlationId,
-        errorMessages: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`),
-      });
-    }
-    return { body: parsed.data as never, correlationId };
-  }
 
   const enc = encodeURIComponent;
   const idempotency = (key: string) => ({ 'Klarna-Idempotency-Key': key });

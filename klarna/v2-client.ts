@@ -1,7 +1,4 @@
-import ky, { TimeoutError, type KyInstance } from 'ky';
-import type { z } from 'zod';
-import type { ClientLogger, KlarnaResult } from './client.js';
-import { KlarnaApiError, type KlarnaOperation } from './errors.js';
+import { createKlarnaTransport, type ClientLogger } from './http-transport.js';
 import { v2ErrorFromResponse } from './v2-errors.js';
 import { v2AuthorizeResponse, v2PaymentRequest, type V2AuthorizeRequest, type V2CreatePaymentRequest } from './v2-schemas.js';
 
@@ -29,71 +26,21 @@ export interface V2AuthorizeHeaders {
   customerToken?: string;
 }
 
-const silent: ClientLogger = { info() {}, warn() {} };
-
 /**
  * Klarna v2 (Payment Authorize API, Payment Request API) behind typed calls, the same way as the
  * v1 client: no retries here (Temporal retries activities), a `Klarna-Idempotency-Key` made by the
- * workflow on every POST, errors typed by kind (klarna/v2-errors.ts), paths logged as templates.
+ * workflow on every POST, errors typed by kind (klarna/v2-errors.ts), paths logged as templates,
+ * each call a span (klarna/http-transport.ts). Its headers' tokens reach neither logs nor spans.
  */
 export function createKlarnaV2Client(options: KlarnaV2ClientOptions) {
-  const logger = options.logger ?? silent;
-  const basic = options.apiKey ?? Buffer.from(`${options.username ?? ''}:${options.password ?? ''}`).toString('base64');
-  const http: KyInstance = ky.create({
-    prefixUrl: options.baseUrl,
-    timeout: options.timeoutMs,
-    retry: 0,
-    throwHttpErrors: false,
+  const call = createKlarnaTransport({
+    baseUrl: options.baseUrl,
+    basicAuth: options.apiKey ?? Buffer.from(`${options.username ?? ''}:${options.password ?? ''}`).toString('base64'),
+    timeoutMs: options.timeoutMs,
+    logger: options.logger,
     fetch: options.fetch,
-    headers: { authorization: `Basic ${basic}`, 'user-agent': 'klarna-token-sagas/0.1' },
+    errorFromResponse: v2ErrorFromResponse,
   });
-
-  async function call<S extends z.ZodType>(spec: {
-    operation: KlarnaOperation;
-    method: 'get' | 'post' | 'delete';
-    path: string;
-    logPath: string;
-    json?: unknown;
-    headers?: Record<string, string>;
-    schema: S;
-  }): Promise<KlarnaResult<z.output<S>>> {
-    const started = Date.now();
-    const log = { operation: spec.operation, method: spec.method.toUpperCase(), path: spec.logPath };
-    let response: Response;
-    try {
-      response = await http(spec.path.replace(/^\//, ''), { method: spec.method, json: spec.json, ...(spec.headers ? { headers: spec.headers } : {}) });
-    } catch (err) {
-      const reason = err instanceof TimeoutError ? 'timeout' : 'connection';
-      logger.warn({ ...log, reason, durationMs: Date.now() - started }, 'klarna call got no answer');
-      throw new KlarnaApiError({ kind: 'network', operation: spec.operation, errorMessages: [reason] });
-    }
-    const correlationId = response.headers.get('klarna-correlation-id') ?? undefined;
-    const text = await response.text();
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    const done = { ...log, status: response.status, correlationId, durationMs: Date.now() - started };
-    if (!response.ok) {
-      const error = v2ErrorFromResponse(spec.operation, response.status, body, correlationId);
-      logger.warn({ ...done, kind: error.kind, errorCode: error.details.errorCode }, 'klarna call failed');
-      throw error;
-    }
-    logger.info(done, 'klarna call succeeded');
-    const parsed = spec.schema.safeParse(body);
-    if (!parsed.success) {
-      throw new KlarnaApiError({
-        kind: 'unexpected_response',
-        operation: spec.operation,
-        httpStatus: response.status,
-        correlationId,
-        errorMessages: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`),
-      });
-    }
-    return { body: parsed.data, correlationId };
-  }
 
   const enc = encodeURIComponent;
   return {

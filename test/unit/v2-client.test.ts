@@ -1,6 +1,8 @@
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { KlarnaApiError } from '../../klarna/errors.js';
 import { createKlarnaV2Client } from '../../klarna/v2-client.js';
+import { startTracing } from '../../temporal/tracing.js';
 
 // The v2 client's wire format: the headers seeds 002/003 name, forwarded values unmodified,
 // the API key as Basic, errors typed.
@@ -42,5 +44,32 @@ describe('Klarna v2 client', () => {
     const request = seen[0]!;
     expect(request.headers.get('authorization')).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
     for (const name of ['klarna-interoperability-token', 'klarna-network-session-token', 'klarna-customer-token']) expect(request.headers.has(name), name).toBe(false);
+  });
+
+  it('each call is a span with the operation, path template, status and idempotency key; no token in the span or the log', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = startTracing({ serviceName: 'v2-client-test', exporter })!;
+    try {
+      const { fetch } = capture();
+      const logged: unknown[] = [];
+      const logger = { info: (obj: object) => logged.push(obj), warn: (obj: object) => logged.push(obj) };
+      const client = createKlarnaV2Client({ baseUrl: 'http://sim', apiKey: 'klarna_test_api_secret', partnerAccountId: 'krn:partner:1', timeoutMs: 1000, fetch, logger });
+      const tokens = { interoperabilityToken: 'interop-secret-1', networkSessionToken: 'krn:network:secret-2', customerToken: 'krn:customer-token:secret-3' };
+      await client.authorize({ currency: 'USD', request_payment_transaction: { amount: 1 } }, { idempotencyKey: 'idem-span', ...tokens });
+      const [span] = exporter.getFinishedSpans();
+      expect(span?.name).toBe('klarna v2_authorize');
+      expect(span!.attributes).toEqual({
+        'klarna.operation': 'v2_authorize',
+        'http.request.method': 'POST',
+        'url.template': '/v2/accounts/{partner_account_id}/payment/authorize',
+        'klarna.idempotency_key': 'idem-span',
+        'http.response.status_code': 200,
+        'klarna.correlation_id': 'corr-1',
+      });
+      const exported = JSON.stringify([span!.name, span!.attributes, span!.status, span!.events, logged]);
+      for (const secret of [...Object.values(tokens), 'klarna_test_api_secret', 'krn:customer-token:1']) expect(exported.includes(secret), secret).toBe(false);
+    } finally {
+      await tracing.shutdown();
+    }
   });
 });
