@@ -3,9 +3,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import { marketIssues } from '../contracts/klarna-market-rules.js';
 import { tokenMaintenanceIdPrefix } from '../contracts/token.js';
+import { subscriptionInputFromRequest } from '../contracts/subscription-rules.js';
 import {
   subscriptionId,
-  subscriptionInputFromRequest,
   type BillingPeriod,
   type CreateSubscriptionRequest,
   type SubscriptionInput,

@@ -1,7 +1,7 @@
 // The subscription workflow's rules as plain code: charge ids, dunning kinds, the plan and each
 // period's charge. The workflow imports this module, and the workflow sandbox evaluates every
 // module a workflow imports again for each run: only type imports here (no zod; see
-// docs/performance.md, "The workflow bundle"). contracts/subscription.ts re-exports it.
+// docs/performance.md, "The workflow bundle"). The zod schemas and types are in contracts/subscription.ts.
 import type { ChargeInput } from './charge.js';
 import { chargeFlowIdPrefix } from './flow-states.js';
 import type { CreateSubscriptionRequest, Plan, SubscriptionInput, SubscriptionStatus } from './subscription.js';
@@ -53,5 +53,23 @@ export function periodChargeInput(input: SubscriptionInput, status: Subscription
       ...(input.locale ? { locale: input.locale } : {}),
     },
     retry_deadline_ms: input.charge_retry_deadline_ms ?? 10 * 60_000,
+  };
+}
+
+/** The workflow input for a validated create request (the API's start). */
+export function subscriptionInputFromRequest(flowId: string, body: CreateSubscriptionRequest, fingerprint?: string): SubscriptionInput {
+  return {
+    flow_id: flowId,
+    merchant_reference: body.merchant_reference,
+    token_ref: body.token_ref,
+    plan: planFromRequest(body, body),
+    ...(body.locale ? { locale: body.locale } : {}),
+    interval: body.interval,
+    interval_count: body.interval_count,
+    billing_anchor: new Date(body.billing_anchor).toISOString(),
+    time_zone: body.time_zone,
+    catch_up: body.catch_up,
+    dunning: body.dunning,
+    ...(fingerprint ? { request_fingerprint: fingerprint } : {}),
   };
 }

@@ -7,18 +7,6 @@ import { isValidTimeZone } from './billing-calendar.js';
 import { tokenRef } from './charge.js';
 import { flowFailure } from './flow-status.js';
 import { orderLineIssues, orderTotalIssues } from './klarna-market-rules.js';
-import { planFromRequest } from './subscription-rules.js';
-export {
-  dayMs,
-  deadTokenKinds,
-  isRetryableRenewalFailure,
-  MAX_PERIODS_KEPT,
-  ON_TIME_TOLERANCE_MS,
-  periodChargeId,
-  periodChargeInput,
-  planFromRequest,
-  retryableRenewalKinds,
-} from './subscription-rules.js';
 
 // Subscriptions: one long-running workflow per subscription (`subscriptionWorkflow`, id
 // `sub-<key>`) that charges each billing period once, as a child `chargeWorkflow`.
@@ -190,21 +178,3 @@ export interface SubscriptionInput {
   /** Set by continue-as-new. */
   carried?: { status: SubscriptionStatus; seq: number; resume_policy?: CatchUpPolicy };
 }
-
-export function subscriptionInputFromRequest(flowId: string, body: CreateSubscriptionRequest, fingerprint?: string): SubscriptionInput {
-  return {
-    flow_id: flowId,
-    merchant_reference: body.merchant_reference,
-    token_ref: body.token_ref,
-    plan: planFromRequest(body, body),
-    ...(body.locale ? { locale: body.locale } : {}),
-    interval: body.interval,
-    interval_count: body.interval_count,
-    billing_anchor: new Date(body.billing_anchor).toISOString(),
-    time_zone: body.time_zone,
-    catch_up: body.catch_up,
-    dunning: body.dunning,
-    ...(fingerprint ? { request_fingerprint: fingerprint } : {}),
-  };
-}
-

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSubscriptionRequest, subscriptionInputFromRequest } from '../../contracts/subscription.js';
+import { createSubscriptionRequest } from '../../contracts/subscription.js';
+import { subscriptionInputFromRequest } from '../../contracts/subscription-rules.js';
 import { SIGNATURE_HEADER, verifyMerchantEvent } from '../../klarna/merchant-signature.js';
 import { eventually, http, startAppStack, vaultedToken, type AppStack } from '../harness/app-stack.js';
 

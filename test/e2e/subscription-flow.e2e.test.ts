@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { subscriptionInputFromRequest, createSubscriptionRequest, type SubscriptionStatus } from '../../contracts/subscription.js';
+import { createSubscriptionRequest, type SubscriptionStatus } from '../../contracts/subscription.js';
+import { subscriptionInputFromRequest } from '../../contracts/subscription-rules.js';
 import { eventually, http, startAppStack, type AppStack, vaultedToken } from '../harness/app-stack.js';
 
 // Subscriptions end to end: the API, Temporal, the worker, FerretDB and the Klarna simulator.

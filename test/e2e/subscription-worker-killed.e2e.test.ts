@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 // CommonJS package: under plain Node ESM only its default export is importable by name.
 import protos from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSubscriptionRequest, subscriptionId, subscriptionInputFromRequest, type SubscriptionStatus } from '../../contracts/subscription.js';
+import { createSubscriptionRequest, subscriptionId, type SubscriptionStatus } from '../../contracts/subscription.js';
+import { subscriptionInputFromRequest } from '../../contracts/subscription-rules.js';
 import { eventually, http, vaultedToken } from '../harness/app-stack.js';
 import { startSpawnedApp, type AppProcess, type SpawnedApp } from '../harness/spawned-app.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isRetryableRenewalFailure, periodChargeId, planFromRequest, createSubscriptionRequest, deadTokenKinds, subscriptionKey } from '../../contracts/subscription.js';
+import { createSubscriptionRequest, subscriptionKey } from '../../contracts/subscription.js';
+import { deadTokenKinds, isRetryableRenewalFailure, periodChargeId, planFromRequest } from '../../contracts/subscription-rules.js';
 import { chargeFlowIdSchema } from '../../contracts/charge.js';
 
 const body = (overrides: object = {}) => ({
