@@ -100,6 +100,17 @@ describe('saved workflow histories replay on the current code', () => {
     expect(checked.filter((f) => !beforePatch(f)).length).toBeGreaterThanOrEqual(13);
   });
 
+  it('covers inbox reads every minute (-v3-, before patch inbox-check-5min) and every 5 minutes (current)', () => {
+    const inboxReads = (file: string) => (readFileSync(join(historiesDir, file), 'utf8').match(/"name":\s*"collectPendingAuthorizations"/g) ?? []).length;
+    for (const flow of ['tokenizeWorkflow-', 'buyAndTokenizeWorkflow-', 'stepUpRecoveryWorkflow-sdk-']) {
+      const before = inboxReads(`${flow.replace(/-(sdk-)?$/, '-v3-$1')}abandoned.json`);
+      const after = inboxReads(`${flow}abandoned.json`);
+      // The same abandonment wait: far fewer reads once they back off to every 5 minutes.
+      expect(after, `${flow}abandoned: inbox reads after the patch`).toBeGreaterThan(0);
+      expect(before, `${flow}abandoned: inbox reads before the patch`).toBeGreaterThanOrEqual(2 * after);
+    }
+  });
+
   it.each(files)('%s', async (file) => {
     const history = historyFromJSON(JSON.parse(readFileSync(join(historiesDir, file), 'utf8')));
     const workflowType = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
