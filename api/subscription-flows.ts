@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import { marketIssues } from '../contracts/klarna-market-rules.js';
 import { tokenMaintenanceIdPrefix } from '../contracts/token.js';
-import { subscriptionInputFromRequest } from '../contracts/subscription-rules.js';
+import { initialSubscriptionStatus, subscriptionInputFromRequest } from '../contracts/subscription-rules.js';
 import {
   subscriptionId,
   type BillingPeriod,
@@ -29,28 +29,10 @@ export function subscriptionFlows(options: SubscriptionFlowsOptions) {
 
   const status = (id: string) => gateway.read<SubscriptionStatus>(id, (handle) => handle.query(subscriptionStatusQuery));
 
-  function initialStatus(input: SubscriptionInput): SubscriptionStatus {
+  const initialStatus = (input: SubscriptionInput): SubscriptionStatus => {
     const now = new Date().toISOString();
-    return {
-      flow_id: input.flow_id,
-      flow_type: 'subscription',
-      state: 'ACTIVE',
-      merchant_reference: input.merchant_reference,
-      token_ref: input.token_ref,
-      plan: input.plan,
-      interval: input.interval,
-      interval_count: input.interval_count,
-      billing_anchor: input.billing_anchor,
-      time_zone: input.time_zone,
-      catch_up: input.catch_up,
-      dunning: input.dunning,
-      next_period: 0,
-      next_billing_at: input.billing_anchor,
-      periods: [],
-      started_at: now,
-      updated_at: now,
-    };
-  }
+    return initialSubscriptionStatus(input, input.billing_anchor, now);
+  };
 
   /** Maps what Temporal answers an update to the API's answers (409 refused, 404 unknown, 503). */
   async function updateFailure(id: string, err: unknown): Promise<never> {

@@ -15,7 +15,6 @@
 //      process used meanwhile (a waiting flow reads its inbox at 5 s doubling to every 5 minutes: an activity each).
 // Numbers depend on the machine and what else runs on it.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,12 +30,10 @@ import { getFreePort, waitForPort } from '../stack/ports.js';
 import { startTemporalDevServer } from '../stack/temporal-dev-server.js';
 import { repoRoot } from '../stack/tool-paths.js';
 import { ephemeralPayloadKeys, formatPayloadKeys } from '../temporal/payload-codec.js';
+import { cliOption, cpuSeconds, fail, json, percentile, rssMiB } from './bench-support.js';
 
 const args = process.argv.slice(2);
-const option = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? undefined : args[i + 1];
-};
+const option = (name: string) => cliOption(args, name);
 const waiting = Number(option('waiting') ?? process.env.BENCH_WAITING ?? 10_000);
 const concurrency = Number(option('concurrency') ?? 8);
 const samples = Number(option('samples') ?? 20);
@@ -51,71 +48,7 @@ for (const [name, value] of Object.entries({ waiting, concurrency, samples })) {
 }
 if (!Number.isFinite(settleSeconds) || settleSeconds < 0) fail('--settle takes seconds (0 or more)');
 
-function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(1);
-}
 const log = (message: string) => process.stdout.write(`bench: ${message}\n`);
-
-async function json(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped JSON answers, read field by field
-  return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, any> };
-}
-
-// ---- /proc ------------------------------------------------------------------------------------
-
-/** The process and its descendants (the Temporal CLI or tsx may start children). */
-function processTree(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) tree.push(...(parents.get(tree[i]!) ?? []));
-  return tree;
-}
-
-/** VmRSS of a process and its descendants, in MiB. */
-function rssMiB(pid: number): number {
-  let kib = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      kib += Number(match?.[1] ?? 0);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return kib / 1024;
-}
-
-/** CPU time (user + system) of a process and its descendants, in seconds. */
-function cpuSeconds(pid: number): number {
-  let ticks = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return ticks / 100; // USER_HZ
-}
 
 // ---- servers and processes ---------------------------------------------------------------------
 
@@ -253,10 +186,6 @@ async function charge(tokenRef: string, reference: string): Promise<number> {
   return performance.now() - t0;
 }
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-};
 
 interface Phase {
   rssMiB: Record<keyof typeof processes, number>;

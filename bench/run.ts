@@ -10,7 +10,6 @@
 // the highest throughput before p99 doubles, concurrency 1,2,4,…,64), --json <file>.
 // Numbers depend on the machine and its load; they compare designs, they do not assert.
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +24,7 @@ import { startFerretDb } from '../stack/ferretdb.js';
 import { simulatorCredentials, startInProcessApp } from '../stack/in-process-app.js';
 import { getFreePort } from '../stack/ports.js';
 import { startTemporalDevServer } from '../stack/temporal-dev-server.js';
+import { cliOption, cpuSeconds, fail, json, percentile } from './bench-support.js';
 import { floorDoneUpdate, floorSignal } from './floor-workflow.js';
 
 type FlowName = 'tokenize' | 'charge';
@@ -37,10 +37,7 @@ const shapes: Record<FlowName, { activities: number; signalAfter?: number }> = {
 };
 
 const args = process.argv.slice(2);
-const option = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? undefined : args[i + 1];
-};
+const option = (name: string) => cliOption(args, name);
 const chosen = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) as FlowName[];
 const flowNames: FlowName[] = chosen.length ? chosen : ['tokenize', 'charge'];
 for (const name of flowNames) if (!(name in shapes)) fail(`unknown flow ${name} (tokenize, charge)`);
@@ -48,22 +45,6 @@ const count = Number(option('flows') ?? process.env.BENCH_FLOWS ?? 200);
 const sweep = args.includes('--sweep');
 const levels = sweep ? [1, 2, 4, 8, 16, 32, 64] : (option('concurrency') ?? process.env.BENCH_CONCURRENCY ?? '20').split(',').map(Number);
 if (!Number.isInteger(count) || count < 1 || levels.some((c) => !Number.isInteger(c) || c < 1)) fail('--flows and --concurrency take positive integers');
-
-function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(1);
-}
-
-async function json(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped JSON answers, read field by field
-  return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, any> };
-}
 
 interface Result {
   flow: FlowName;
@@ -79,7 +60,6 @@ interface Result {
   cpuMsPerFlow: CpuSplit;
 }
 type CpuSplit = { node: number; temporal: number; ferretdb: number };
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 
 /** Runs `one` `count` times, `concurrency` at a time; latency of each and overall throughput. */
 async function measure(flow: FlowName, mode: Result['mode'], concurrency: number, one: (i: number) => Promise<void>): Promise<Result> {
@@ -123,35 +103,13 @@ async function measure(flow: FlowName, mode: Result['mode'], concurrency: number
 }
 
 // CPU time used so far (ms): this process (API, worker, simulator and the bench's own client, all
-// threads) and each server's process group (the CLI may run the server as its child). Linux /proc;
-// elsewhere the servers read 0.
-const CLOCK_TICKS_PER_SECOND = 100;
-function processGroupCpuMs(pgid: number | undefined): number {
-  if (pgid === undefined) return 0;
-  let ticks = 0;
-  let entries: string[] = [];
-  try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return 0;
-  }
-  for (const entry of entries) {
-    try {
-      // Fields after "(comm)": state ppid pgrp … utime (14th field) stime (15th).
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ').pop()!.split(' ');
-      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // The process ended between the listing and the read.
-    }
-  }
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
-}
+// threads) and each server with its children (the CLI may run the server as its child).
 function cpuNow(): CpuSplit {
   const own = process.cpuUsage();
   return {
     node: (own.user + own.system) / 1000,
-    temporal: processGroupCpuMs(temporal.child.process.pid),
-    ferretdb: processGroupCpuMs(ferretdb.child.process.pid),
+    temporal: cpuSeconds(temporal.child.process.pid) * 1000,
+    ferretdb: cpuSeconds(ferretdb.child.process.pid) * 1000,
   };
 }
 

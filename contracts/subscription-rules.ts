@@ -56,6 +56,29 @@ export function periodChargeInput(input: SubscriptionInput, status: Subscription
   };
 }
 
+/** A new subscription's status: ACTIVE, period 0 due at `nextBillingAt`, nothing charged yet. */
+export function initialSubscriptionStatus(input: SubscriptionInput, nextBillingAt: string, now: string): SubscriptionStatus {
+  return {
+    flow_id: input.flow_id,
+    flow_type: 'subscription',
+    state: 'ACTIVE',
+    merchant_reference: input.merchant_reference,
+    token_ref: input.token_ref,
+    plan: input.plan,
+    interval: input.interval,
+    interval_count: input.interval_count,
+    billing_anchor: input.billing_anchor,
+    time_zone: input.time_zone,
+    catch_up: input.catch_up,
+    dunning: input.dunning,
+    next_period: 0,
+    next_billing_at: nextBillingAt,
+    periods: [],
+    started_at: now,
+    updated_at: now,
+  };
+}
+
 /** The workflow input for a validated create request (the API's start). */
 export function subscriptionInputFromRequest(flowId: string, body: CreateSubscriptionRequest, fingerprint?: string): SubscriptionInput {
   return {

@@ -23,6 +23,7 @@ import { tokenMaintenanceIdPrefix } from '../contracts/flow-states.js';
 import type { BillingPeriod, CatchUpPolicy, ChangeSubscriptionRequest, SubscriptionInput, SubscriptionStatus } from '../contracts/subscription.js';
 import {
   dayMs,
+  initialSubscriptionStatus,
   isRetryableRenewalFailure,
   MAX_PERIODS_KEPT,
   ON_TIME_TOLERANCE_MS,
@@ -67,25 +68,7 @@ export async function subscriptionWorkflow(input: SubscriptionInput): Promise<Su
   const now = () => Date.now();
   const iso = (ms: number) => new Date(ms).toISOString();
   const startedAt = iso(now());
-  const status: SubscriptionStatus = input.carried?.status ?? {
-    flow_id: input.flow_id,
-    flow_type: 'subscription',
-    state: 'ACTIVE',
-    merchant_reference: input.merchant_reference,
-    token_ref: input.token_ref,
-    plan: input.plan,
-    interval: input.interval,
-    interval_count: input.interval_count,
-    billing_anchor: input.billing_anchor,
-    time_zone: input.time_zone,
-    catch_up: input.catch_up,
-    dunning: input.dunning,
-    next_period: 0,
-    next_billing_at: iso(dueAt(cadence, 0)),
-    periods: [],
-    started_at: startedAt,
-    updated_at: startedAt,
-  };
+  const status: SubscriptionStatus = input.carried?.status ?? initialSubscriptionStatus(input, iso(dueAt(cadence, 0)), startedAt);
   let seq = input.carried?.seq ?? 0;
   const perRun = input.periods_per_run ?? 12;
   let settledThisRun = 0;

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuyAndTokenizeInput, BuyAndTokenizeStatus } from '../../contracts/buy-and-tokenize.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
-import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { buyAndTokenizeStatusQuery, cancelBuyAndTokenizeUpdate, shopperAuthorizedSignal } from '../../workflows/definitions.js';
 import {
   buyAndTokenizeInput,
@@ -14,7 +13,8 @@ import {
   untilBuyAndTokenizeState,
   type FakeBuyAndTokenizeActivities,
 } from './buy-and-tokenize-workflow-fixtures.js';
-import { bundleWorkflows, fakeCreatedToken, klarnaRefusal } from './tokenize-workflow-fixtures.js';
+import { startTimeSkipping } from './time-skipping-environment.js';
+import { fakeCreatedToken, klarnaRefusal } from './tokenize-workflow-fixtures.js';
 
 // Orchestration only, on the time-skipping test server: every terminal path of the buy-and-tokenize
 // saga, each partial outcome with what the saga undoes. Activities are fakes recording their calls.
@@ -25,12 +25,7 @@ let bundle: WorkflowBundleWithSourceMap;
 const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    client: { dataConverter },
-    server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
-  });
-  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
-  bundle = await bundleWorkflows();
+  ({ env, bundle } = await startTimeSkipping(dataConverter));
 }, 120_000);
 
 afterAll(async () => {

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HppSessionView, StepUpInput, StepUpStatus } from '../../contracts/step-up.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
-import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { cancelStepUpUpdate, hppStatusSignal, shopperAuthorizedSignal } from '../../workflows/definitions.js';
 import { HPP_POLL_FIRST_MS, HPP_POLL_MAX_MS } from '../../workflows/step-up-workflow.js';
 import { fakeStepUpActivities, hppInput, hppView, stepUpInput, untilStepUp } from './step-up-workflow-fixtures.js';
-import { bundleWorkflows, klarnaRefusal } from './tokenize-workflow-fixtures.js';
+import { startTimeSkipping } from './time-skipping-environment.js';
+import { klarnaRefusal } from './tokenize-workflow-fixtures.js';
 
 // Orchestration only: fake activities, time skipped by the Temporal test server (shopper timeout,
 // the authorization's 60 minutes, the HPP session's expiry and the HPP polling back-off).
@@ -20,12 +20,7 @@ let bundle: WorkflowBundleWithSourceMap;
 const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    client: { dataConverter },
-    server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
-  });
-  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
-  bundle = await bundleWorkflows();
+  ({ env, bundle } = await startTimeSkipping(dataConverter));
 }, 120_000);
 
 afterAll(async () => {

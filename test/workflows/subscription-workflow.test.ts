@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDueDate } from '../../contracts/billing-calendar.js';
 import type { ChargeStatus, PlacedOrder } from '../../contracts/charge.js';
 import type { FlowStatusBase } from '../../contracts/flow-status.js';
@@ -10,9 +10,8 @@ import type { SubscriptionInput, SubscriptionStatus } from '../../contracts/subs
 import { klarnaFailureType, type KlarnaErrorKind } from '../../klarna/errors.js';
 import type { PlaceTokenOrderInput } from '../../activities/charge-activities.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
-import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { cancelSubscriptionUpdate, changeSubscriptionUpdate, chargeNowUpdate, pauseSubscriptionUpdate, resumeSubscriptionUpdate, subscriptionStatusQuery } from '../../workflows/definitions.js';
-import { bundleWorkflows } from './tokenize-workflow-fixtures.js';
+import { startTimeSkipping } from './time-skipping-environment.js';
 
 // The subscription workflow with the real chargeWorkflow as its child and fake activities
 // (Klarna's token order scripted per charge id). Time is skipped by the Temporal test server:
@@ -24,12 +23,7 @@ const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPay
 const DAY = 86_400_000;
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    client: { dataConverter },
-    server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
-  });
-  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
-  bundle = await bundleWorkflows();
+  ({ env, bundle } = await startTimeSkipping(dataConverter));
 }, 120_000);
 
 afterAll(async () => {

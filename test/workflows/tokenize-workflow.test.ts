@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenizeStatus } from '../../contracts/flow-status.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
-import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { shopperAuthorizedSignal, tokenizeStatusQuery } from '../../workflows/definitions.js';
-import { bundleWorkflows, fakeCreatedToken, fakeTokenizeActivities, klarnaRefusal, tokenizeInput, untilState, untilStatus } from './tokenize-workflow-fixtures.js';
+import { startTimeSkipping } from './time-skipping-environment.js';
+import { fakeCreatedToken, fakeTokenizeActivities, klarnaRefusal, tokenizeInput, untilState, untilStatus } from './tokenize-workflow-fixtures.js';
 
 // Orchestration only: the activities are fakes recording their calls; time is skipped by the
 // Temporal test server, so 30-minute and 60-minute timers take milliseconds.
@@ -18,12 +18,7 @@ let bundle: WorkflowBundleWithSourceMap;
 const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    client: { dataConverter },
-    server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
-  });
-  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
-  bundle = await bundleWorkflows();
+  ({ env, bundle } = await startTimeSkipping(dataConverter));
 }, 120_000);
 
 afterAll(async () => {

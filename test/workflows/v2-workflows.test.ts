@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities/index.js';
 import type { V2AuthorizeOutcome, V2PaymentRequestSnapshot } from '../../activities/v2-activities.js';
 import type { V2AuthorizeInput, V2AuthorizeStatus, V2PaymentRequestInput, V2PaymentRequestStatus } from '../../contracts/v2.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
-import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { v2AuthorizeStatusQuery, v2PaymentRequestEventSignal } from '../../workflows/definitions.js';
-import { bundleWorkflows, klarnaRefusal } from './tokenize-workflow-fixtures.js';
+import { startTimeSkipping } from './time-skipping-environment.js';
+import { klarnaRefusal } from './tokenize-workflow-fixtures.js';
 
 // The v2 workflows' timers on the time-skipping test server, with fake activities: the network
 // session token's hour, the payment request's expiry (with reads backing off), the order of
@@ -33,12 +33,7 @@ let bundle: WorkflowBundleWithSourceMap;
 const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
 
 beforeAll(async () => {
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    client: { dataConverter },
-    server: { executable: { type: 'existing-path', path: inject('temporalTestServerPath') } },
-  });
-  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
-  bundle = await bundleWorkflows();
+  ({ env, bundle } = await startTimeSkipping(dataConverter));
 }, 120_000);
 afterAll(async () => {
   await env?.teardown();
