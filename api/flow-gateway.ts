@@ -8,6 +8,8 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+// Default import: @temporalio/proto is CommonJS, so named imports fail under plain Node ESM.
+import protos from '@temporalio/proto';
 import { IDEMPOTENCY_CONFLICT, type CheckoutSessionRequest } from '../workflows/definitions.js';
 import type { FlowStatusBase } from '../contracts/flow-status.js';
 import type { FlowsRepository } from '../persistence/flows-repository.js';
@@ -113,10 +115,13 @@ export function flowGateway(options: { client: Client; flows: FlowsRepository; d
     },
 
     /**
-     * Long poll without loading Temporal: the flow's stored status now (or, before the flow stored
-     * any, its live one), then, unless it is
-     * terminal, the stored copy re-read with back-off (25 ms doubling to 250 ms) until it changes
-     * (state or update time) or `waitMs` ends. One query at most per call; the rest are MongoDB reads.
+     * Long poll without loading the worker: the flow's stored status now (or, before the flow
+     * stored any, its live one); unless it is terminal, the stored copy is read again when the
+     * flow's workflow closes (Temporal's own long poll on the close event: server-side, no workflow
+     * task) and with back-off for the changes before that (250 ms doubling to 1 s), until it
+     * changes (state or update time) or `waitMs` ends. Flows store their outcome before they close,
+     * so the read after the close finds it. When Temporal cannot watch (down, unknown flow), the
+     * reads alone do it, faster (25 ms doubling to 250 ms). One query at most per call.
      */
     async readWhenChanged<S extends FlowStatusBase>(
       flowId: string,
@@ -128,12 +133,56 @@ export function flowGateway(options: { client: Client; flows: FlowsRepository; d
       const first = (await this.stored<S>(flowId)) ?? (await this.read<S>(flowId, query));
       if (!first || waitMs <= 0 || isTerminal(first.state)) return first;
       const deadline = Date.now() + waitMs;
-      for (let delay = 25; Date.now() < deadline; delay = Math.min(delay * 2, 250)) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
-        const stored = await this.stored<S>(flowId);
-        if (stored && (stored.state !== first.state || stored.updated_at !== first.updated_at)) return stored;
+      const stop = new AbortController();
+      let watching = true;
+      let answered = false;
+      const never = new Promise(() => undefined);
+      let wake: Promise<unknown> = this.whenClosed(flowId, stop.signal).then((closed) => {
+        [watching, answered] = [closed, true];
+      });
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        for (let delay = 250, readsAlone = false; Date.now() < deadline; ) {
+          await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, Math.min(delay, deadline - Date.now())))), wake]);
+          clearTimeout(timer);
+          if (answered) wake = never; // the watch answers once
+          const stored = await this.stored<S>(flowId);
+          if (stored && (stored.state !== first.state || stored.updated_at !== first.updated_at)) return stored;
+          if (!watching && !readsAlone) [readsAlone, delay] = [true, 25]; // the watch failed
+          else delay = Math.min(delay * 2, readsAlone ? 250 : 1_000);
+        }
+        return first;
+      } finally {
+        stop.abort();
       }
-      return first;
+    },
+
+    /**
+     * True once the flow's workflow run has closed (completed, failed, continued as new, …): the
+     * history service's long poll on the close event, re-asked when it answers empty. False when
+     * Temporal cannot tell (unreachable, no such workflow) or `signal` aborts; never throws.
+     */
+    async whenClosed(flowId: string, signal: AbortSignal): Promise<boolean> {
+      let nextPageToken: Uint8Array | undefined;
+      try {
+        while (!signal.aborted) {
+          const page = await client.withAbortSignal(signal, () =>
+            client.workflowService.getWorkflowExecutionHistory({
+              namespace: client.options.namespace,
+              execution: { workflowId: flowId },
+              waitNewEvent: true,
+              historyEventFilterType: protos.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+              skipArchival: true,
+              nextPageToken,
+            }),
+          );
+          if (page.history?.events?.length) return true;
+          nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+        }
+      } catch {
+        // Unreachable, unknown flow, aborted: the caller reads the stored copy on its own.
+      }
+      return false;
     },
 
     /**

@@ -7,7 +7,8 @@
 //   (c) floor: a no-op workflow with the flow's number of activities, signals and updates.
 // Prints throughput and p50/p95/p99 of each, and the ratios a/c (throughput) and a/c (p99).
 // Options: --flows N (default 200), --concurrency 20 (or a list: 5,10,20), --sweep (finds the knee:
-// the highest throughput before p99 doubles, concurrency 1,2,4,…,64), --json <file>.
+// the highest throughput before p99 doubles, concurrency 1,2,4,…,64), --modes flow,direct,floor
+// (a subset, e.g. `flow` alone under a profiler), --json <file>.
 // Numbers depend on the machine and its load; they compare designs, they do not assert.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -43,6 +44,8 @@ const flowNames: FlowName[] = chosen.length ? chosen : ['tokenize', 'charge'];
 for (const name of flowNames) if (!(name in shapes)) fail(`unknown flow ${name} (tokenize, charge)`);
 const count = Number(option('flows') ?? process.env.BENCH_FLOWS ?? 200);
 const sweep = args.includes('--sweep');
+const modes = (option('modes') ?? 'flow,direct,floor').split(',') as Result['mode'][];
+if (!modes.length || modes.some((m) => !['flow', 'direct', 'floor'].includes(m))) fail('--modes takes a list of flow, direct, floor');
 const levels = sweep ? [1, 2, 4, 8, 16, 32, 64] : (option('concurrency') ?? process.env.BENCH_CONCURRENCY ?? '20').split(',').map(Number);
 if (!Number.isInteger(count) || count < 1 || levels.some((c) => !Number.isInteger(c) || c < 1)) fail('--flows and --concurrency take positive integers');
 
@@ -58,6 +61,8 @@ interface Result {
   p99: number;
   /** CPU time per flow, in ms, of each process (group) while this measurement ran: where the time goes. */
   cpuMsPerFlow: CpuSplit;
+  /** MongoDB commands per flow by `command collection`: how many, and their mean latency (ms) seen by the driver. */
+  mongoPerFlow: Record<string, { count: number; meanMs: number }>;
 }
 type CpuSplit = { node: number; temporal: number; ferretdb: number };
 
@@ -68,6 +73,7 @@ async function measure(flow: FlowName, mode: Result['mode'], concurrency: number
   let failed = 0;
   let next = 0;
   const cpuBefore = cpuNow();
+  mongoTally.clear();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: Math.min(concurrency, count) }, async () => {
@@ -99,8 +105,16 @@ async function measure(flow: FlowName, mode: Result['mode'], concurrency: number
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
     cpuMsPerFlow: { node: perFlow('node'), temporal: perFlow('temporal'), ferretdb: perFlow('ferretdb') },
+    mongoPerFlow: Object.fromEntries(
+      [...mongoTally].sort(([, x], [, y]) => y.totalMs - x.totalMs).map(([key, t]) => [key, { count: t.count / count, meanMs: t.totalMs / t.count }]),
+    ),
   };
 }
+
+// Every MongoDB command the app (API and worker) and the direct path send, by command and
+// collection, from the driver's command events: how often each flow reads and writes.
+const mongoTally = new Map<string, { count: number; totalMs: number }>();
+const collectionOf = (command: Record<string, unknown>, name: string) => (typeof command[name] === 'string' ? String(command[name]) : '');
 
 // CPU time used so far (ms): this process (API, worker, simulator and the bench's own client, all
 // threads) and each server with its children (the CLI may run the server as its child).
@@ -120,7 +134,20 @@ const [temporal, ferretdb] = await Promise.all([
   getFreePort().then((port) => startTemporalDevServer({ port, headless: true, echo: false, name: 'bench-temporal' })),
   getFreePort().then((port) => startFerretDb({ port, dataDir, echo: false, name: 'bench-ferretdb' })),
 ]);
-const app = await startInProcessApp({ temporalAddress: temporal.address, mongoUri: ferretdb.uri });
+const app = await startInProcessApp({ temporalAddress: temporal.address, mongoUri: ferretdb.uri, monitorMongoCommands: true });
+const startedCommands = new Map<number, string>();
+app.mongo.client.on('commandStarted', (e) => startedCommands.set(e.requestId, `${e.commandName} ${collectionOf(e.command, e.commandName)}`.trim()));
+const endCommand = (e: { requestId: number; duration: number }) => {
+  const key = startedCommands.get(e.requestId);
+  startedCommands.delete(e.requestId);
+  if (!key) return;
+  const t = mongoTally.get(key) ?? { count: 0, totalMs: 0 };
+  t.count++;
+  t.totalMs += e.duration;
+  mongoTally.set(key, t);
+};
+app.mongo.client.on('commandSucceeded', endCommand);
+app.mongo.client.on('commandFailed', endCommand);
 const klarna = createKlarnaClient({ baseUrl: app.simulatorUrl, ...simulatorCredentials, timeoutMs: 10_000 });
 const tokens = customerTokensRepository(app.mongo.db);
 const flowDocs = flowsRepository(app.mongo.db);
@@ -279,18 +306,23 @@ for (const flow of flowNames) {
   for (const concurrency of levels) {
     const tag = `${runId}-c${concurrency}`;
     const row: Partial<Record<Result['mode'], Result>> = {};
-    for (const mode of ['flow', 'direct', 'floor'] as const) {
+    for (const mode of modes) {
       row[mode] = await measure(flow, mode, concurrency, (i) => paths[flow][mode](i, `${tag}-${mode}`));
       results.push(row[mode]!);
       console.log(line(row[mode]!));
     }
     const cpu = (r: Result) => `${r.mode} node ${r.cpuMsPerFlow.node.toFixed(0)} / temporal ${r.cpuMsPerFlow.temporal.toFixed(0)} / ferretdb ${r.cpuMsPerFlow.ferretdb.toFixed(0)}`;
-    console.log(`${''.padEnd(17)}CPU ms per flow: ${(['flow', 'direct', 'floor'] as const).map((m) => cpu(row[m]!)).join('; ')}`);
-    const a = row.flow!;
-    const c = row.floor!;
-    console.log(`${''.padEnd(17)}flow/floor: throughput ×${(a.throughput / c.throughput).toFixed(2)}, p99 ×${(a.p99 / c.p99).toFixed(2)}; flow/direct throughput ×${(a.throughput / row.direct!.throughput).toFixed(2)}`);
+    console.log(`${''.padEnd(17)}CPU ms per flow: ${modes.map((m) => cpu(row[m]!)).join('; ')}`);
+    const mongo = (r: Result) => Object.entries(r.mongoPerFlow).map(([key, t]) => `${key} ${t.count.toFixed(1)}×${t.meanMs.toFixed(1)}ms`).join(', ') || 'none';
+    console.log(`${''.padEnd(17)}MongoDB per flow: ${modes.filter((m) => m !== 'floor').map((m) => `${m} ${mongo(row[m]!)}`).join('; ')}`);
+    const a = row.flow;
+    const ratios = [
+      a && row.floor ? `flow/floor: throughput ×${(a.throughput / row.floor.throughput).toFixed(2)}, p99 ×${(a.p99 / row.floor.p99).toFixed(2)}` : '',
+      a && row.direct ? `flow/direct throughput ×${(a.throughput / row.direct.throughput).toFixed(2)}` : '',
+    ].filter(Boolean);
+    if (ratios.length) console.log(`${''.padEnd(17)}${ratios.join('; ')}`);
   }
-  if (sweep) {
+  if (sweep && modes.includes('flow')) {
     // The knee: the highest throughput of the flow before its p99 doubles the lowest level's.
     const mine = results.filter((r) => r.flow === flow && r.mode === 'flow');
     const base = mine[0]!.p99;

@@ -1,4 +1,5 @@
 import type { Db } from 'mongodb';
+import { updateOneGuarded, type ServerKind } from './guarded-update.js';
 import { collections } from './mongo.js';
 import type { TokenStatusView } from '../contracts/token.js';
 import type { Sealed } from './token-vault.js';
@@ -32,7 +33,8 @@ export interface CustomerTokenDocument {
   updated_at: Date;
 }
 
-export function customerTokensRepository(db: Db) {
+/** `options.kind`: force how guarded writes are made (tests run both ways); by default the server's. */
+export function customerTokensRepository(db: Db, options: { kind?: ServerKind } = {}) {
   const tokens = db.collection<CustomerTokenDocument>(collections.customerTokens);
   return {
     /** Insert once per token_ref; a retried activity writing the same token changes nothing. */
@@ -41,7 +43,13 @@ export function customerTokensRepository(db: Db) {
     },
     /** Records what Klarna said of the token (idempotent: the same status again changes nothing). */
     async markStatus(tokenRef: string, status: CustomerTokenState, reason: string, at: Date): Promise<void> {
-      await tokens.updateOne({ _id: tokenRef, status: { $ne: status } }, { $set: { status, status_reason: reason, updated_at: at } });
+      await updateOneGuarded(
+        tokens,
+        tokenRef,
+        { filter: { status: { $ne: status } }, holds: (doc) => doc.status !== status },
+        { $set: { status, status_reason: reason, updated_at: at } },
+        { kind: options.kind },
+      );
     },
     /** Step-up recovery changed the token's payment method at Klarna: ACTIVE again, with when (idempotent). */
     async markPaymentMethodChanged(tokenRef: string, at: Date): Promise<void> {

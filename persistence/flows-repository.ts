@@ -1,6 +1,7 @@
 import type { Db, Filter } from 'mongodb';
 import type { FlowStatusBase } from '../contracts/flow-status.js';
-import { collections, isDuplicateKeyError } from './mongo.js';
+import { updateOneGuarded, type ServerKind } from './guarded-update.js';
+import { collections } from './mongo.js';
 
 /**
  * The durable copy of each flow's latest status (any flow type), outliving Temporal's retention
@@ -25,27 +26,26 @@ export interface FlowListFilter {
   since?: Date;
 }
 
-export function flowsRepository(db: Db) {
+/** `options.kind`: force how guarded writes are made (tests run both ways); by default the server's. */
+export function flowsRepository(db: Db, options: { kind?: ServerKind } = {}) {
   const flows = db.collection<FlowDocument>(collections.flows);
   return {
     /** Stores `status` unless a write with the same or a later `seq` is stored; says which. */
     async record(flowId: string, seq: number, status: FlowStatusBase, at: Date): Promise<'stored' | 'stale'> {
-      const filter: Filter<FlowDocument> = { _id: flowId, $or: [{ seq: { $lt: seq } }, { seq: { $exists: false } }] };
-      try {
-        await flows.updateOne(
-          filter,
-          {
-            $set: { flow_type: status.flow_type, merchant_reference: status.merchant_reference, state: status.state, seq, status, updated_at: at },
-            $setOnInsert: { created_at: at },
-          },
-          { upsert: true },
-        );
-        return 'stored';
-      } catch (err) {
-        // The filter missed because a newer write is stored; the upsert then collides on _id.
-        if (isDuplicateKeyError(err)) return 'stale';
-        throw err;
-      }
+      const result = await updateOneGuarded(
+        flows,
+        flowId,
+        {
+          filter: { $or: [{ seq: { $lt: seq } }, { seq: { $exists: false } }] },
+          holds: (doc) => !('seq' in doc) || (typeof doc.seq === 'number' && doc.seq < seq),
+        },
+        {
+          $set: { flow_type: status.flow_type, merchant_reference: status.merchant_reference, state: status.state, seq, status, updated_at: at },
+          $setOnInsert: { created_at: at },
+        },
+        { upsert: true, kind: options.kind },
+      );
+      return result === 'unchanged' ? 'stale' : 'stored';
     },
     /**
      * Flows newest first, filtered, one page at a time. `after` is the last document of the

@@ -1,4 +1,5 @@
 import type { Db } from 'mongodb';
+import { updateOneGuarded, type ServerKind } from './guarded-update.js';
 import { collections, isDuplicateKeyError } from './mongo.js';
 
 /**
@@ -22,7 +23,8 @@ export interface KlarnaEventDocument {
   delivered_at?: Date;
 }
 
-export function klarnaEventsRepository(db: Db) {
+/** `options.kind`: force how guarded writes are made (tests run both ways); by default the server's. */
+export function klarnaEventsRepository(db: Db, options: { kind?: ServerKind } = {}) {
   const events = db.collection<KlarnaEventDocument>(collections.klarnaEvents);
   return {
     /** Returns false when the event was stored before (a duplicate delivery). */
@@ -36,9 +38,16 @@ export function klarnaEventsRepository(db: Db) {
       }
     },
     async markDelivery(eventIds: string[], delivery: KlarnaEventDocument['delivery'], at: Date): Promise<void> {
-      if (eventIds.length === 0) return;
-      // Only pending events move: `delivered` is final.
-      await events.updateMany({ _id: { $in: eventIds }, delivery: 'pending' }, { $set: { delivery, delivered_at: at } });
+      // Only pending events move: `delivered` is final. One by _id each (usually one).
+      for (const eventId of eventIds) {
+        await updateOneGuarded(
+          events,
+          eventId,
+          { filter: { delivery: 'pending' }, holds: (doc) => doc.delivery === 'pending' },
+          { $set: { delivery, delivered_at: at } },
+          { kind: options.kind },
+        );
+      }
     },
     find: (eventId: string) => events.findOne({ _id: eventId }),
     pendingForFlow: (flowId: string) => events.find({ flow_id: flowId, delivery: 'pending' }).sort({ received_at: 1 }).limit(100).toArray(),

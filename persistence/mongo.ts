@@ -29,8 +29,13 @@ export interface Mongo {
 export const SERVER_SELECTION_TIMEOUT_MS = 1_000;
 
 /** Connects and makes sure the indexes exist (idempotent; safe from several processes at once). */
-export async function connectMongo(config: MongoConfig, options: { connectTimeoutMs?: number } = {}): Promise<Mongo> {
-  const client = new MongoClient(config.uri, { serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS, appName: 'klarna-token-sagas' });
+export async function connectMongo(config: MongoConfig, options: { connectTimeoutMs?: number; monitorCommands?: boolean } = {}): Promise<Mongo> {
+  const client = new MongoClient(config.uri, {
+    serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
+    appName: 'klarna-token-sagas',
+    // Command events (commandStarted/Succeeded/Failed) for the benchmark's tally; off otherwise.
+    monitorCommands: options.monitorCommands ?? false,
+  });
   // At start the database may still be coming up: keep trying for a while before giving up.
   const giveUpAt = Date.now() + (options.connectTimeoutMs ?? 30_000);
   for (;;) {

@@ -27,6 +27,8 @@ export interface InProcessAppOptions {
   mongoUri: string;
   /** Default: a fresh `app_<random>` database, dropped on stop. */
   database?: string;
+  /** Emit the MongoDB driver's command events on `mongo.client` (the benchmark counts them). */
+  monitorMongoCommands?: boolean;
   /** Outbound merchant webhooks the worker sends (default: none, events only logged). */
   merchantWebhooks?: { urls: string[]; secrets: string[] };
   /** Default true; false = API only (flows stay where they are). */
@@ -87,7 +89,7 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
   const v2SigningKeys = options.v2?.signingKeys?.length ? options.v2.signingKeys : [{ id: `key-${suffix}`, key: randomBytes(24).toString('hex') }];
 
   const simulator = await startKlarnaSimulator({ ...simulatorCredentials, port: 0, logger: false });
-  const mongo = await connectMongo({ uri: options.mongoUri, database: options.database ?? `app_${suffix}` });
+  const mongo = await connectMongo({ uri: options.mongoUri, database: options.database ?? `app_${suffix}` }, { monitorCommands: options.monitorMongoCommands });
   const connection = await Connection.connect({ address: options.temporalAddress });
   const temporal = new Client({ connection, namespace: 'default', dataConverter });
 

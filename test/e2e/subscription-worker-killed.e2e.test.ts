@@ -138,9 +138,12 @@ describe('a subscription whose worker is SIGKILLed across due dates', () => {
     const timerOrders = await ordersAtKlarna(timer.token);
     expectEachPeriodPaidOnce(heldFinal, heldOrders);
     expectEachPeriodPaidOnce(timerFinal, timerOrders);
-    // Every period due (2 s of slack) before the cancel was charged (charge_all): none missed,
-    // among them those that fell due while no worker ran.
-    const dueBefore = (anchorOffset: number, s: SubscriptionStatus) => Math.floor((Date.parse(s.cancelled_at!) - 2_000 - (t0 + anchorOffset)) / (PERIOD_S * 1000)) + 1;
+    // Every period due (4 s of slack) before the cancel was charged (charge_all): none missed,
+    // among them those that fell due while no worker ran. The slack: a period whose timer fired
+    // just before the cancel, while the worker lagged (the whole suite on 2 cores), reaches the
+    // workflow in the same activation as the cancel, which is handled first (updates before timers),
+    // so that period is rightly not charged.
+    const dueBefore = (anchorOffset: number, s: SubscriptionStatus) => Math.floor((Date.parse(s.cancelled_at!) - 4_000 - (t0 + anchorOffset)) / (PERIOD_S * 1000)) + 1;
     expect(heldFinal.periods.length).toBeGreaterThanOrEqual(dueBefore(2_000, heldFinal));
     expect(timerFinal.periods.length).toBeGreaterThanOrEqual(dueBefore(6_000, timerFinal));
     expect(Date.parse(timerFinal.periods[1]!.due_at)).toBeGreaterThan(killedAt);

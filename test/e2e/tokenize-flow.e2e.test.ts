@@ -4,6 +4,8 @@ import type { CustomerTokenDocument } from '../../persistence/customer-tokens-re
 import type { KlarnaEventDocument } from '../../persistence/klarna-events-repository.js';
 import { callbackSecretFor } from '../../klarna/callback-auth.js';
 import { collections } from '../../persistence/mongo.js';
+import { flowGateway } from '../../api/flow-gateway.js';
+import { flowsRepository } from '../../persistence/flows-repository.js';
 import { eventually, http, startAppStack, tokenizationBody, type AppStack } from '../harness/app-stack.js';
 
 // The whole product over HTTP only: API → Temporal dev server → worker → Klarna simulator →
@@ -193,5 +195,24 @@ describe('tokenize, end to end', () => {
     expect(changed.body.state).toBe('COMPLETED');
     expect(Date.now() - t1).toBeLessThan(20_000);
     expect((await http('GET', `${stack.apiUrl}/v1/tokenizations/${flowId}?wait=31s`)).status).toBe(400);
+  });
+
+  it("the long poll's close watch, on the real Temporal server: true once the flow closed, false for a running flow aborted or an unknown one", async () => {
+    const gateway = flowGateway({ client: stack.temporal, flows: flowsRepository(stack.mongo.db) });
+    const started = await http('POST', `${stack.apiUrl}/v1/tokenizations`, tokenizationBody(`e2e-close-${randomUUID()}`));
+    const flowId: string = started.body.flow_id;
+
+    const stop = new AbortController();
+    const watching = gateway.whenClosed(flowId, stop.signal);
+    await new Promise((r) => setTimeout(r, 500));
+    stop.abort();
+    expect(await watching).toBe(false); // still waiting for the shopper
+
+    const closing = gateway.whenClosed(flowId, new AbortController().signal);
+    expect((await http('POST', `${stack.simulatorUrl}/_sim/sessions/${started.body.session_id}/authorize`, { outcome: 'approve' })).status).toBe(200);
+    expect(await closing).toBe(true);
+    expect((await http('GET', `${stack.apiUrl}/v1/tokenizations/${flowId}`)).body.state).toBe('COMPLETED');
+    expect(await gateway.whenClosed(flowId, new AbortController().signal)).toBe(true); // closed before the watch
+    expect(await gateway.whenClosed(`tokenize-unknown-${randomUUID()}`, new AbortController().signal)).toBe(false);
   });
 });
