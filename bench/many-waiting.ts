@@ -149,6 +149,8 @@ async function tokenize(reference: string): Promise<{ startMs: number; totalMs: 
 }
 
 const mongo = await connectMongo({ uri: ferretdb.uri, database });
+// As the dev stack does: the _id index FerretDB's lookups can use (stack/ferretdb-id-index.ts).
+await ferretdb.indexIdLookups(database);
 const vault = createTokenVault(tokenKey);
 async function vaultedToken(): Promise<string> {
   const made = await json('POST', `${simulator.url}/_sim/tokens`, { purchase_country: 'SE', purchase_currency: 'SEK' });

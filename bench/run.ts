@@ -135,6 +135,8 @@ const [temporal, ferretdb] = await Promise.all([
   getFreePort().then((port) => startFerretDb({ port, dataDir, echo: false, name: 'bench-ferretdb' })),
 ]);
 const app = await startInProcessApp({ temporalAddress: temporal.address, mongoUri: ferretdb.uri, monitorMongoCommands: true });
+// As the dev stack does: the _id index FerretDB's lookups can use (stack/ferretdb-id-index.ts).
+await ferretdb.indexIdLookups(app.mongo.db.databaseName);
 const startedCommands = new Map<number, string>();
 app.mongo.client.on('commandStarted', (e) => startedCommands.set(e.requestId, `${e.commandName} ${collectionOf(e.command, e.commandName)}`.trim()));
 const endCommand = (e: { requestId: number; duration: number }) => {

@@ -254,6 +254,8 @@ async function main() {
   // Watching from now on: a change can also rescue a worker or API that fails at start.
   if (args.watch) sourceWatcher = watchForChanges([worker, api], simulator);
   await Promise.all([untilReady(api, apiReady), untilReady(worker, workerReady)]);
+  // The API and worker have created their collections: give FerretDB its usable _id index.
+  if (ferretdb) await ferretdb.indexIdLookups(appEnv.MONGODB_DATABASE || 'klarna_token_sagas').catch((err: unknown) => log(`FerretDB _id index not added (lookups by _id scan): ${String(err)}`));
 
   const mongoUri = appEnv.MONGODB_URI ?? '';
   const lines = [

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { describeExit, spawnChild, type ManagedChild } from './child-processes.js';
+import { indexFerretDbIdLookups } from './ferretdb-id-index.js';
 import { waitForPort } from './ports.js';
 import { resolveToolPath } from './tool-paths.js';
 
@@ -41,6 +42,11 @@ export interface FerretDb {
   /** `mongodb://127.0.0.1:<port>/`, for MONGODB_URI. */
   uri: string;
   child: ManagedChild;
+  /**
+   * Adds the `_id` lookup index its queries can use to every collection of `database` that exists
+   * now (stack/ferretdb-id-index.ts says why); run it once the app has created its collections.
+   */
+  indexIdLookups(database: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -80,7 +86,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<FerretDb>
     const why = child.hasExited() ? `FerretDB ${describeExit(await child.exited)}` : (err as Error).message;
     throw new Error(`FerretDB on port ${options.port} did not start: ${why}\n--- last output ---\n${child.recentOutput()}`, { cause: err });
   }
-  return { uri, child, stop };
+  return { uri, child, stop, indexIdLookups: (database) => indexFerretDbIdLookups(options.dataDir, database) };
 }
 
 async function waitForPing(uri: string, timeoutMs: number, abort: AbortSignal): Promise<void> {

@@ -96,15 +96,16 @@ describe('guarded updates', () => {
   });
 
   it('without upsert, a missing document stays missing and says unchanged, both ways', async () => {
-    const collection = mongo.db.collection<{ _id: string; n: number }>('guarded_plain');
+    type Plain = { _id: string; n: number };
+    const collection = mongo.db.collection<Plain>('guarded_plain');
     for (const kind of kinds) {
       const id = `missing-${kind}-${randomUUID()}`;
-      const guard = { filter: { n: { $lt: 5 } }, holds: (doc: { n: number }) => doc.n < 5 };
-      expect(await updateOneGuarded(collection, id, guard, { $set: { n: 1 } }, { kind })).toBe('unchanged');
+      const guard = { filter: { n: { $lt: 5 } }, holds: (doc: Plain) => doc.n < 5 };
+      expect(await updateOneGuarded<Plain>(collection, id, guard, { $set: { n: 1 } }, { kind })).toBe('unchanged');
       expect(await collection.findOne({ _id: id })).toBeNull();
-      expect(await updateOneGuarded(collection, id, guard, { $set: { n: 1 } }, { kind, upsert: true })).toBe('inserted');
-      expect(await updateOneGuarded(collection, id, guard, { $set: { n: 7 } }, { kind })).toBe('updated');
-      expect(await updateOneGuarded(collection, id, guard, { $set: { n: 2 } }, { kind })).toBe('unchanged');
+      expect(await updateOneGuarded<Plain>(collection, id, guard, { $set: { n: 1 } }, { kind, upsert: true })).toBe('inserted');
+      expect(await updateOneGuarded<Plain>(collection, id, guard, { $set: { n: 7 } }, { kind })).toBe('updated');
+      expect(await updateOneGuarded<Plain>(collection, id, guard, { $set: { n: 2 } }, { kind })).toBe('unchanged');
       expect(await collection.findOne({ _id: id })).toEqual({ _id: id, n: 7 });
     }
   });

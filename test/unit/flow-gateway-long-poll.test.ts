@@ -7,7 +7,7 @@ import type { FlowsRepository } from '../../persistence/flows-repository.js';
 // closed (its long poll on the close event), with slow back-off before that, and with fast
 // back-off when Temporal cannot watch. Fake clock, fake Temporal, fake stored copy.
 
-type Status = { flow_id: string; flow_type: string; merchant_reference: string; state: string; started_at: string; updated_at: string };
+type Status = { flow_id: string; flow_type: 'tokenize'; merchant_reference: string; state: string; started_at: string; updated_at: string };
 const status = (state: string, updatedAt: string): Status => ({ flow_id: 'f-1', flow_type: 'tokenize', merchant_reference: 'r', state, started_at: 't0', updated_at: updatedAt });
 
 function setUp(closeWatch: (signal: AbortSignal) => Promise<{ history?: { events?: unknown[] }; nextPageToken?: Uint8Array }>) {
