@@ -5,7 +5,7 @@ import { isTerminalTokenizeState, type FlowStatusBase, type TokenizeState } from
 import { isTerminalStepUpState, type StepUpState } from '../contracts/step-up.js';
 import type { ShopperAuthorization } from '../contracts/tokenize.js';
 import type { KlarnaEventDocument, KlarnaEventsRepository } from '../persistence/klarna-events-repository.js';
-import type { TokenVault } from '../persistence/token-vault.js';
+import type { Sealed, TokenVault } from '../persistence/token-vault.js';
 import { shopperAuthorizedSignal } from '../workflows/definitions.js';
 import { ApiError } from './errors.js';
 import type { FlowGateway } from './flow-gateway.js';
@@ -52,6 +52,17 @@ export function authorizationInbox(options: {
   const ackWaitMs = options.ackWaitMs ?? 800;
   const redeliverForMs = options.redeliverForMs ?? 10 * 60_000;
 
+  /** One signal to the flow: delivered, no_flow (it has ended or never was) or pending (Temporal slow or down). */
+  const signalEvent = async (flowId: string, authorization: ShopperAuthorization): Promise<KlarnaEventDocument['delivery']> => {
+    try {
+      await gateway.within(gateway.deadlines.signalMs, () => gateway.client.workflow.getHandle(flowId).signal(shopperAuthorizedSignal, authorization));
+      return 'delivered';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'no_flow';
+      return 'pending';
+    }
+  };
+
   return {
     async accept(
       flowId: string,
@@ -83,20 +94,8 @@ export function authorizationInbox(options: {
 
       // Signal, and mark the outcome, in the background: the caller's answer never waits longer
       // than `ackWaitMs` for Temporal (Klarna gives a callback 2 s). The event is already stored,
-      // so an unfinished signal only means the flow collects it from the inbox itself.
-      const signalOnce = async (): Promise<KlarnaEventDocument['delivery']> => {
-        try {
-          await gateway.within(gateway.deadlines.signalMs, () =>
-            gateway.client.workflow.getHandle(flowId).signal(shopperAuthorizedSignal, { ...authorization, source, event_id: eventId }),
-          );
-          return 'delivered';
-        } catch (err) {
-          // The flow has ended (or never existed): nothing will take the event.
-          if (err instanceof WorkflowNotFoundError) return 'no_flow';
-          // Otherwise Temporal is slow or down: the event stays pending.
-          return 'pending';
-        }
-      };
+      // so an unfinished signal only means it is signalled again (below, and by the sweep).
+      const signalOnce = () => signalEvent(flowId, { ...authorization, source, event_id: eventId });
       const signalled = signalOnce().then(async (outcome) => {
         if (outcome !== 'pending') await events.markDelivery([eventId], outcome, new Date()).catch(() => undefined);
         return outcome;
@@ -125,6 +124,49 @@ export function authorizationInbox(options: {
       }
       return { event_id: eventId, duplicate: !fresh, delivery };
     },
+
+    /**
+     * Signals again every authorization still pending `olderThanMs` after it was stored (oldest
+     * first, `limit` at a time) and marks what came of it. The backstop when the process that
+     * stored an event could not finish signalling it (it restarted, or Temporal was down for longer
+     * than its tries): any API instance sweeping finds it. Signals are idempotent per event id
+     * (the flow takes an authorization once), so instances sweeping at once do no harm.
+     */
+    async sweep(olderThanMs = 30_000, limit = 100): Promise<Record<KlarnaEventDocument['delivery'], number>> {
+      const counts = { delivered: 0, no_flow: 0, pending: 0 };
+      for (const event of await events.pendingAuthorizations(new Date(Date.now() - olderThanMs), limit)) {
+        const outcome = await signalEvent(event.flow_id, {
+          authorization_token: vault.open(event.payload.authorization_token as Sealed),
+          ...(event.session_id ? { session_id: event.session_id } : {}),
+          source: event.source === 'authorization_callback' ? 'klarna_callback' : 'checkout',
+          event_id: event._id,
+        });
+        counts[outcome]++;
+        if (outcome !== 'pending') await events.markDelivery([event._id], outcome, new Date());
+      }
+      return counts;
+    },
+  };
+}
+
+/**
+ * Sweeps the inbox every `intervalMs` (jittered ±20 %, so instances spread out) until the returned
+ * stop is called; a failed sweep (MongoDB down) is tried again at the next turn.
+ */
+export function sweepInboxPeriodically(inbox: Pick<AuthorizationInbox, 'sweep'>, intervalMs: number, onError: (err: unknown) => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const next = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      inbox.sweep().catch(onError).finally(next);
+    }, intervalMs * (0.8 + Math.random() * 0.4));
+    timer.unref();
+  };
+  next();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
   };
 }
 export type AuthorizationInbox = ReturnType<typeof authorizationInbox>;

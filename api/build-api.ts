@@ -32,7 +32,7 @@ import { healthRoutes } from './routes/health.js';
 import { klarnaCallbackRoutes } from './routes/klarna-callbacks.js';
 import { tokenizationRoutes } from './routes/tokenizations.js';
 import { tokenizeFlows } from './tokenize-flows.js';
-import { authorizationInbox } from './authorization-inbox.js';
+import { authorizationInbox, sweepInboxPeriodically } from './authorization-inbox.js';
 import { flowGateway, type FlowDeadlines } from './flow-gateway.js';
 import { klarnaWebhookRoutes } from './routes/klarna-webhooks.js';
 import { v2Routes } from './routes/v2.js';
@@ -81,6 +81,11 @@ export interface ApiDeps {
   /** Development only (api/main.ts never sets it in production mode): the demo checkout at /demo/checkout, on this Klarna simulator. */
   demo?: { simulatorUrl: string };
   logger?: FastifyServerOptions['logger'];
+  /**
+   * How often this instance re-signals shopper authorizations left pending in the inbox for over
+   * 30 s (api/authorization-inbox.ts, `sweep`); default 60 s, 0: never (tests that watch the inbox).
+   */
+  inboxSweepIntervalMs?: number;
   /** GET /metrics with prom-client's process metrics too (the API process; api/plugins/metrics.ts). */
   processMetrics?: boolean;
 }
@@ -131,6 +136,11 @@ export async function buildApi(deps: ApiDeps) {
   const gateway = flowGateway({ client: deps.temporal, flows: deps.flows, deadlines: deps.deadlines });
   const flows = tokenizeFlows({ gateway, taskQueue: deps.taskQueue, defaultAbandonmentMs: deps.defaultAbandonmentMs });
   const inbox = authorizationInbox({ gateway, events: deps.events, vault: deps.vault });
+  const sweepEvery = deps.inboxSweepIntervalMs ?? 60_000;
+  if (sweepEvery > 0) {
+    const stopSweeping = sweepInboxPeriodically(inbox, sweepEvery, (err) => app.log.warn({ err: String(err) }, 'inbox sweep failed; tried again at the next turn'));
+    app.addHook('onClose', async () => stopSweeping());
+  }
   await app.register(tokenizationRoutes, { flows, inbox, authenticate: bearerAuth(deps.authToken) });
   await app.register(klarnaCallbackRoutes, {
     inbox,

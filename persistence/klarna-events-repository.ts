@@ -50,6 +50,13 @@ export function klarnaEventsRepository(db: Db, options: { kind?: ServerKind } = 
       }
     },
     find: (eventId: string) => events.findOne({ _id: eventId }),
+    /** Shopper authorizations (callbacks, checkout submissions) still pending that were stored before `before`, oldest first. */
+    pendingAuthorizations: (before: Date, limit: number) =>
+      events
+        .find({ delivery: 'pending', source: { $in: ['authorization_callback', 'checkout_authorization'] }, received_at: { $lt: before } })
+        .sort({ received_at: 1 })
+        .limit(limit)
+        .toArray(),
     pendingForFlow: (flowId: string) => events.find({ flow_id: flowId, delivery: 'pending' }).sort({ received_at: 1 }).limit(100).toArray(),
     /** v2: events of a payment request not yet known to be in its flow (the flow collects them while it waits). */
     pendingForPaymentRequest: (paymentRequestId: string) =>

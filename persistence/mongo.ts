@@ -64,6 +64,8 @@ export async function ensureIndexes(db: Db): Promise<void> {
   await db.collection(collections.flows).createIndex({ 'status.token_ref': 1, created_at: -1 }, { name: 'charges_on_token' });
   await db.collection(collections.merchantEvents).createIndex({ subscription_id: 1, created_at: -1 }, { name: 'events_by_subscription' });
   await db.collection(collections.klarnaEvents).createIndex({ flow_id: 1, received_at: 1 }, { name: 'flow_events' });
+  // The API's inbox sweep: events still pending, oldest first.
+  await db.collection(collections.klarnaEvents).createIndex({ delivery: 1, received_at: 1 }, { name: 'pending_events' });
   // v2 webhooks are found by their payment request (they may arrive before their flow is known).
   await db.collection(collections.klarnaEvents).createIndex({ payment_request_id: 1, received_at: 1 }, { name: 'payment_request_events' });
   // A DECLINED v2 flow's context, so the same one is not replayed (contracts/v2.ts).

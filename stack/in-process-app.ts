@@ -27,6 +27,8 @@ export interface InProcessAppOptions {
   mongoUri: string;
   /** Default: a fresh `app_<random>` database, dropped on stop. */
   database?: string;
+  /** How often the API sweeps its inbox for pending authorizations (default 60 s; api/build-api.ts). */
+  inboxSweepIntervalMs?: number;
   /** Emit the MongoDB driver's command events on `mongo.client` (the benchmark counts them). */
   monitorMongoCommands?: boolean;
   /** Outbound merchant webhooks the worker sends (default: none, events only logged). */
@@ -105,6 +107,7 @@ export async function startInProcessApp(options: InProcessAppOptions): Promise<I
     callbackSecret,
     defaultAbandonmentMs: 30 * 60_000,
     deadlines: options.deadlines,
+    inboxSweepIntervalMs: options.inboxSweepIntervalMs,
     authToken: options.authToken,
     rateLimits: options.rateLimits,
     docsAuth: options.docsAuth,

@@ -4,7 +4,7 @@ import type { FlowStatusBase } from '../contracts/flow-status.js';
 import type { ShopperAuthorization } from '../contracts/tokenize.js';
 import { ownStorage } from './activity-presets.js';
 import type { trackFlowStatus } from './flow-status-tracker.js';
-import { INBOX_CHECK_FIRST_MS, inboxCheckMaxMs } from './tokenize-workflow.js';
+import { inboxCheckSchedule } from './tokenize-workflow.js';
 
 const { collectPendingAuthorizations, markEventsDelivered } = proxyActivities<Activities>(ownStorage);
 
@@ -16,7 +16,7 @@ type WaitingStatus = FlowStatusBase & { session_id?: string; ignored_authorizati
 /**
  * How a flow waiting for the shopper takes authorizations, as tokenize does (its workflow keeps its
  * own inline copy, frozen by its saved histories): from the `shopperAuthorized` signal and from the
- * inbox, which it reads while it waits (after 5 s, doubling to once every 5 minutes), each inbox event and
+ * inbox, which it reads while it waits (rarely: `inboxCheckSchedule`), each inbox event and
  * each token once, only for its own session and only before its outcome; the rest are counted in
  * `ignored_authorizations`. Oldest first.
  */
@@ -24,8 +24,9 @@ export function authorizationIntake<S extends WaitingStatus>(flow: ReturnType<ty
   const { status } = flow;
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
-  let inboxCheckMs = INBOX_CHECK_FIRST_MS;
-  const inboxCheckMax = inboxCheckMaxMs();
+  const inboxCheck = inboxCheckSchedule();
+  let inboxCheckMs = inboxCheck.firstMs;
+  const inboxCheckMax = inboxCheck.maxMs;
 
   const take = (auth: ShopperAuthorization): boolean => {
     const wrongSession = auth.session_id !== undefined && status.session_id !== undefined && auth.session_id !== status.session_id;

@@ -20,14 +20,21 @@ import { legacyTokenizeV1 } from './legacy/tokenize-workflow-v1.js';
 export const AUTHORIZATION_LIFETIME_MS = 60 * 60 * 1000;
 
 /**
- * While waiting, the flow also reads the inbox: first after 5 s, doubling to once every 5 minutes
- * (once a minute before patch `inbox-check-5min`). The read is only a safety net (the API signals
- * every stored event itself and retries); at once a minute, 10,000 waiting flows made 167
- * activities a second (docs/performance.md, "Many waiting flows").
+ * While waiting, the flow also reads the inbox itself, rarely: after 10 minutes, doubling to once
+ * an hour (patch `inbox-check-rare`). The read is only the last safety net: the API signals every
+ * stored event, keeps trying for 10 minutes, and every API instance sweeps the inbox for events
+ * still pending (api/authorization-inbox.ts). Before that patch: after 5 s doubling to 5 minutes
+ * (`inbox-check-5min`), before that to 1 minute; each read is an activity and two workflow tasks
+ * (often a replay of an evicted flow), which made thousands of waiting flows cost a core
+ * (docs/performance.md, "Many waiting flows").
  */
-export const INBOX_CHECK_FIRST_MS = 5_000;
+const INBOX_CHECK_FIRST_MS = 5_000;
 export const INBOX_CHECK_PATCH = 'inbox-check-5min';
-export const inboxCheckMaxMs = (): number => (patched(INBOX_CHECK_PATCH) ? 300_000 : 60_000);
+export const INBOX_CHECK_RARE_PATCH = 'inbox-check-rare';
+export function inboxCheckSchedule(): { firstMs: number; maxMs: number } {
+  if (patched(INBOX_CHECK_RARE_PATCH)) return { firstMs: 10 * 60_000, maxMs: 60 * 60_000 };
+  return { firstMs: INBOX_CHECK_FIRST_MS, maxMs: patched(INBOX_CHECK_PATCH) ? 300_000 : 60_000 };
+}
 
 /** Executions started before the flow platform run the frozen v1 code (workflows/legacy/). */
 export const FLOW_PLATFORM_PATCH = 'flow-platform-v2';
@@ -152,8 +159,9 @@ export async function tokenizeWorkflow(input: TokenizeInput): Promise<TokenizeSt
   await flow.save();
 
   const abandonAtMs = Date.now() + input.abandonment_timeout_ms;
-  let inboxCheckMs = INBOX_CHECK_FIRST_MS;
-  const inboxCheckMax = inboxCheckMaxMs();
+  const inboxCheck = inboxCheckSchedule();
+  let inboxCheckMs = inboxCheck.firstMs;
+  const inboxCheckMax = inboxCheck.maxMs;
 
   for (;;) {
     // Wait for an authorization; between waits, read the inbox: an event stored while Temporal

@@ -212,7 +212,8 @@ describe('buy-and-tokenize workflow', () => {
       },
     });
     const status = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, buyAndTokenizeInput());
+      // Looks at 10 and 30 minutes: the abandonment timeout is beyond the second.
+      const handle = await start(taskQueue, buyAndTokenizeInput({ abandonment_timeout_ms: 45 * 60_000 }));
       await untilBuyAndTokenizeState(handle, 'AWAITING_AUTHORIZATION');
       await handle.signal(shopperAuthorizedSignal, { authorization_token: 'bogus', source: 'checkout' });
       return (await handle.result()) as BuyAndTokenizeStatus;
@@ -222,6 +223,10 @@ describe('buy-and-tokenize workflow', () => {
     expect(fake.argsOf('placeAuthorizationOrder').map((a) => a.authorization_token)).toEqual(['auth-1']);
     expect(fake.argsOf('markEventsDelivered')).toEqual([{ event_ids: ['auth_evt1'] }]);
     expect(fake.steps()).not.toContain('releaseAuthorizations');
+    expect(checks).toBe(2);
+    const waitedMs = Date.parse(status.authorization!.received_at) - Date.parse(status.started_at);
+    expect(waitedMs).toBeGreaterThanOrEqual(30 * 60_000);
+    expect(waitedMs).toBeLessThan(31 * 60_000);
   });
 
   it('shopper abandoned: ABANDONED after the abandonment timeout, no Klarna call but the session', async () => {

@@ -69,11 +69,14 @@ describe('step-up recovery workflow, SDK path', () => {
     const fake = fakeStepUpActivities({
       async collectPendingAuthorizations() {
         checks += 1;
-        return checks < 2 ? [] : [{ authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' as const, event_id: 'auth_evt1' }];
+        return [{ authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' as const, event_id: 'auth_evt1' }];
       },
     });
     const result = await run(fake.activities, stepUpInput());
     expect(result).toMatchObject({ state: 'COMPLETED', authorization: { source: 'klarna_callback' } });
+    // Found at the first look, 10 minutes in (patch inbox-check-rare).
+    expect(checks).toBe(1);
+    expect(Date.parse(result.updated_at) - Date.parse(result.started_at)).toBeGreaterThanOrEqual(10 * 60_000);
     expect(fake.calls.filter((c) => c.name === 'markEventsDelivered').map((c) => c.args[0])).toContainEqual({ event_ids: ['auth_evt1'] });
   });
 

@@ -122,8 +122,8 @@ describe('tokenize workflow', () => {
     const fake = fakeTokenizeActivities({
       async collectPendingAuthorizations() {
         checks += 1;
-        // Stored by the API while Temporal was down: found on the second look.
-        return checks < 2 ? [] : [{ authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' as const, event_id: 'auth_evt1' }];
+        // Stored by the API, never signalled (the API's own tries and sweeps failed): found at the first look.
+        return [{ authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' as const, event_id: 'auth_evt1' }];
       },
     });
     const status = await withWorker(fake.activities, async (taskQueue) => {
@@ -133,11 +133,11 @@ describe('tokenize workflow', () => {
     });
     expect(status.state).toBe('COMPLETED');
     expect(status.authorization?.source).toBe('klarna_callback');
-    expect(checks).toBe(2);
-    // First look after 5 s, the second 10 s later (back-off), in workflow time.
+    expect(checks).toBe(1);
+    // The first look comes 10 minutes in (patch inbox-check-rare), in workflow time.
     const waitedMs = Date.parse(status.authorization!.received_at) - Date.parse(status.started_at);
-    expect(waitedMs).toBeGreaterThanOrEqual(15_000);
-    expect(waitedMs).toBeLessThan(20_000);
+    expect(waitedMs).toBeGreaterThanOrEqual(10 * 60_000);
+    expect(waitedMs).toBeLessThan(10 * 60_000 + 30_000);
     expect(fake.calls.filter((c) => c.name === 'markEventsDelivered').map((c) => c.args[0])).toEqual([{ event_ids: ['auth_evt1'] }]);
     expect(fake.calls.filter((c) => c.name === 'createCustomerToken')).toHaveLength(1);
   });
