@@ -42,6 +42,17 @@ describe('guarded updates', () => {
     expect(await serverKind(mongo.db)).toBe('ferretdb');
   });
 
+  it('flow status, the way the server asks for: a late retry of an older write changes nothing', async () => {
+    const flows = flowsRepository(mongo.db);
+    const flowId = `tokenize-${randomUUID()}`;
+    expect(await flows.record(flowId, 1, status(flowId, 'AWAITING_AUTHORIZATION'), new Date())).toBe('stored');
+    expect(await flows.record(flowId, 2, status(flowId, 'COMPLETED'), new Date())).toBe('stored');
+    // The first write's retry arrives late (its reply was lost): the flow must not move back.
+    expect(await flows.record(flowId, 1, status(flowId, 'AWAITING_AUTHORIZATION'), new Date())).toBe('stale');
+    expect(await flows.record(flowId, 2, status(flowId, 'COMPLETED'), new Date())).toBe('stale');
+    expect(await flows.find(flowId)).toMatchObject({ _id: flowId, seq: 2, state: 'COMPLETED', status: { state: 'COMPLETED' } });
+  });
+
   it('flow status: both ways store by sequence alike (insert, newer, late older, same again, missing seq)', async () => {
     const results: Record<string, unknown[]> = {};
     const docs: Record<string, unknown> = {};
