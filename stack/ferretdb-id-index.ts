@@ -15,7 +15,8 @@ import { promisify } from 'node:util';
 
 const script = String.raw`
 import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=30)
+# mode=rw: a database FerretDB has not made yet is an error here, never an empty file made for it.
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=rw", uri=True, timeout=30)
 tables = [r[0] for r in db.execute("SELECT table_name FROM _ferretdb_collections")]
 for table in tables:
     quoted = '"' + table.replace('"', '""') + '"'

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +68,10 @@ describe('FerretDB _id lookup index', () => {
     expect(await flows.findOne({ _id: 'f-8' })).toEqual({ _id: 'f-8', n: 80 });
     await expect(flows.insertOne({ _id: 'f-9', n: 9 })).rejects.toMatchObject({ code: 11000 });
     expect(await flows.countDocuments({})).toBe(2_000);
+
+    // A database FerretDB never made is refused, and no file is left behind for it.
+    await expect(ferretdb.indexIdLookups('never_made')).rejects.toThrow(/unable to open database/);
+    expect(existsSync(join(dataDir, 'never_made.sqlite'))).toBe(false);
 
     // A dropped collection takes the index with it; created again, it is plain until indexed again.
     await flows.drop();
