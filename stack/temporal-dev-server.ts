@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
+import { registerSearchAttributes } from '../temporal/register-search-attributes.js';
 import { customSearchAttributes } from '../workflows/search-attributes.js';
 import { describeExit, spawnChild, type ManagedChild } from './child-processes.js';
 import { resolveToolPath } from './tool-paths.js';
@@ -115,8 +116,10 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     await waitForPort(host, options.port, timeoutMs, died.signal);
     await waitUntilServing(address, namespace, timeoutMs, died.signal);
   } catch (err) {
+    // Exited by itself, or still running and stopped here (then its exit says nothing: the wait's error does).
+    const exitedByItself = child.hasExited();
     await stop();
-    const why = child.hasExited() ? `the Temporal dev server ${describeExit(await child.exited)}` : (err as Error).message;
+    const why = exitedByItself ? `the Temporal dev server ${describeExit(await child.exited)}` : (err as Error).message;
     throw new Error(`Temporal dev server on ${address} did not start: ${why}\n--- last output ---\n${child.recentOutput()}`, {
       cause: err,
     });
@@ -140,6 +143,9 @@ async function waitUntilServing(address: string, namespace: string, timeoutMs: n
       const missing = wanted.filter((n) => !(n in (customAttributes ?? {})));
       if (missing.length === 0) return;
       last = new Error(`search attributes not registered yet: ${missing.join(', ')}`);
+      // The CLI registers its --search-attribute flags only in a new database: a dev database made
+      // before a key was added (SubscriptionId) gets it here.
+      await registerSearchAttributes(connection, namespace).catch((err: unknown) => (last = err));
     } catch (err) {
       last = err;
     } finally {
