@@ -20,6 +20,7 @@ import type { FlowsRepository } from '../persistence/flows-repository.js';
 import type { V2Repository } from '../persistence/v2-repository.js';
 import type { TokenVault } from '../persistence/token-vault.js';
 import { v2AuthorizeAnswerUpdate, v2AuthorizeStatusQuery, v2PaymentRequestCreatedUpdate, v2PaymentRequestStatusQuery } from '../workflows/definitions.js';
+import { initialV2AuthorizeStatus } from '../contracts/v2-initial-status.js';
 import { ApiError } from './errors.js';
 import type { FlowGateway, StartOutcome } from './flow-gateway.js';
 
@@ -78,24 +79,7 @@ export function v2Flows(options: V2FlowsOptions) {
     }
   }
 
-  const startingAuthorize = (input: V2AuthorizeInput): V2AuthorizeStatus => {
-    const now = new Date().toISOString();
-    return {
-      flow_id: input.flow_id,
-      flow_type: input.flow_type,
-      state: 'AUTHORIZING',
-      merchant_reference: input.merchant_reference,
-      currency: input.currency,
-      next_action: 'wait',
-      ...(input.payment ? { payment: { result: 'PENDING', amount: input.payment.amount } } : {}),
-      ...(input.token ? { customer_token: { result: 'PENDING', scopes: input.token.scopes } } : {}),
-      ...(input.charge ? { token_ref: input.charge.token_ref, customer_present: input.charge.customer_present } : {}),
-      step_ups: 0,
-      ignored_events: 0,
-      started_at: now,
-      updated_at: now,
-    };
-  };
+  const startingAuthorize = (input: V2AuthorizeInput): V2AuthorizeStatus => initialV2AuthorizeStatus(input, new Date().toISOString());
 
   function startAuthorizeFlow(flowId: string, idempotencyKey: string, body: object, input: V2AuthorizeInput, waitMs: number): Promise<StartOutcome<V2AuthorizeStatus>> {
     return gateway.startWithUpdate<V2AuthorizeStatus>({

@@ -20,7 +20,6 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startKlarnaSimulator } from '../klarna-simulator/server.js';
-import { customerTokensRepository } from '../persistence/customer-tokens-repository.js';
 import { collections, connectMongo } from '../persistence/mongo.js';
 import { createTokenVault } from '../persistence/token-vault.js';
 import { killChildrenOnSignals, spawnChild, type ManagedChild } from '../stack/child-processes.js';
@@ -28,9 +27,11 @@ import { startFerretDb } from '../stack/ferretdb.js';
 import { simulatorCredentials } from '../stack/in-process-app.js';
 import { getFreePort, waitForPort } from '../stack/ports.js';
 import { startTemporalDevServer } from '../stack/temporal-dev-server.js';
+import { vaultSimulatorToken } from '../stack/vaulted-token.js';
 import { repoRoot } from '../stack/tool-paths.js';
 import { ephemeralPayloadKeys, formatPayloadKeys } from '../temporal/payload-codec.js';
 import { cliOption, cpuSeconds, fail, json, percentile, rssMiB } from './bench-support.js';
+import { appProcessEnv } from '../stack/app-process-env.js';
 
 const args = process.argv.slice(2);
 const option = (name: string) => cliOption(args, name);
@@ -65,20 +66,17 @@ const tokenKey = randomBytes(32);
 const apiPort = await getFreePort();
 const apiUrl = `http://127.0.0.1:${apiPort}`;
 const appEnv: NodeJS.ProcessEnv = {
-  PATH: process.env.PATH,
-  HOME: process.env.HOME,
-  TEMPORAL_ADDRESS: temporal.address,
-  TEMPORAL_TASK_QUEUE: `bench-waiting-${suffix}`,
-  MONGODB_URI: ferretdb.uri,
-  MONGODB_DATABASE: database,
-  KLARNA_BASE_URL: simulator.url,
-  KLARNA_USERNAME: simulatorCredentials.username,
-  KLARNA_PASSWORD: simulatorCredentials.password,
-  PUBLIC_BASE_URL: apiUrl,
-  CALLBACK_SECRET: `cb-${randomBytes(16).toString('hex')}`,
-  TOKEN_ENCRYPTION_KEY: tokenKey.toString('base64'),
-  PAYLOAD_ENCRYPTION_KEYS: formatPayloadKeys(ephemeralPayloadKeys()),
-  API_PORT: String(apiPort),
+  ...appProcessEnv({
+    temporalAddress: temporal.address,
+    taskQueue: `bench-waiting-${suffix}`,
+    mongoUri: ferretdb.uri,
+    database,
+    simulatorUrl: simulator.url,
+    apiPort,
+    callbackSecret: `cb-${randomBytes(16).toString('hex')}`,
+    tokenKey,
+    payloadKeys: formatPayloadKeys(ephemeralPayloadKeys()),
+  }),
   // The waiting flows must not end during the run.
   FLOW_ABANDONMENT_TIMEOUT: '6h',
   RATE_LIMIT_CHECKOUT_PER_MINUTE: '0',
@@ -152,24 +150,6 @@ const mongo = await connectMongo({ uri: ferretdb.uri, database });
 // As the dev stack does: the _id index FerretDB's lookups can use (stack/ferretdb-id-index.ts).
 await ferretdb.indexIdLookups(database);
 const vault = createTokenVault(tokenKey);
-async function vaultedToken(): Promise<string> {
-  const made = await json('POST', `${simulator.url}/_sim/tokens`, { purchase_country: 'SE', purchase_currency: 'SEK' });
-  const token = String(made.body.token_id);
-  const ref = vault.reference(token);
-  await customerTokensRepository(mongo.db).save({
-    _id: ref,
-    flow_id: `bench-${randomUUID()}`,
-    merchant_reference: 'bench',
-    session_id: 'bench',
-    token: vault.seal(token),
-    token_last4: token.slice(-4),
-    status: 'ACTIVE',
-    purchase_country: 'SE',
-    purchase_currency: 'SEK',
-    created_at: new Date(),
-  });
-  return ref;
-}
 
 async function charge(tokenRef: string, reference: string): Promise<number> {
   const t0 = performance.now();
@@ -225,7 +205,7 @@ try {
   await waitForPort('127.0.0.1', apiPort, 90_000);
   log(`Node ${process.version}, ${cpus().length} CPUs; ${waiting} waiting flows, ${concurrency} starts at a time, ${samples} samples, settle ${settleSeconds} s`);
   // Warm-up: the worker bundles its workflows before it polls; the first flow waits for that.
-  const tokenRef = await vaultedToken();
+  const { tokenRef } = await vaultSimulatorToken(simulator.url, vault, mongo.db, 'bench');
   await tokenize(`bench-warmup-${suffix}`);
   await charge(tokenRef, `bench-warmup-charge-${suffix}`);
 

@@ -25,6 +25,7 @@ import { startFerretDb } from '../stack/ferretdb.js';
 import { simulatorCredentials, startInProcessApp } from '../stack/in-process-app.js';
 import { getFreePort } from '../stack/ports.js';
 import { startTemporalDevServer } from '../stack/temporal-dev-server.js';
+import { vaultSimulatorToken } from '../stack/vaulted-token.js';
 import { cliOption, cpuSeconds, fail, json, percentile } from './bench-support.js';
 import { floorDoneUpdate, floorSignal } from './floor-workflow.js';
 
@@ -176,27 +177,10 @@ const tokenizeBody = (reference: string) => ({
   order_lines: [{ type: 'digital' as const, name: 'Monthly', quantity: 1, unit_price: 9900, total_amount: 9900 }],
 });
 
-/** A vaulted token, made at the simulator, for charges. */
-async function vaultedToken(): Promise<string> {
-  const made = await json('POST', `${app.simulatorUrl}/_sim/tokens`, { purchase_country: 'SE', purchase_currency: 'SEK' });
-  const token = String(made.body.token_id);
-  const ref = app.vault.reference(token);
-  await tokens.save({
-    _id: ref,
-    flow_id: `bench-${randomUUID()}`,
-    merchant_reference: 'bench',
-    session_id: 'bench',
-    token: app.vault.seal(token),
-    token_last4: token.slice(-4),
-    status: 'ACTIVE',
-    purchase_country: 'SE',
-    purchase_currency: 'SEK',
-    created_at: new Date(),
-  });
-  return ref;
-}
-const chargeToken = flowNames.includes('charge') ? await vaultedToken() : '';
-const rawChargeToken = chargeToken ? app.vault.open((await tokens.findByRef(chargeToken))!.token) : '';
+// A vaulted token, made at the simulator, for the charges (the direct path uses the raw one).
+const vaulted = flowNames.includes('charge') ? await vaultSimulatorToken(app.simulatorUrl, app.vault, app.mongo.db, 'bench') : undefined;
+const chargeToken = vaulted?.tokenRef ?? '';
+const rawChargeToken = vaulted?.token ?? '';
 const chargeBody = (reference: string) => ({
   token_ref: chargeToken,
   purchase_currency: 'SEK',

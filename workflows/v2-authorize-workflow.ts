@@ -3,6 +3,7 @@ import type { Activities } from '../activities/index.js';
 import type { V2AuthorizeOutcome } from '../activities/v2-activities.js';
 import type { FlowFailure } from '../contracts/flow-status.js';
 import { isTerminalV2AuthorizeState } from '../contracts/flow-states.js';
+import { initialV2AuthorizeStatus } from '../contracts/v2-initial-status.js';
 import type { V2AuthorizeInput, V2AuthorizeState, V2AuthorizeStatus, V2PartResult } from '../contracts/v2.js';
 import type { V2AuthorizeRequest } from '../klarna/v2-schemas.js';
 import { klarnaCall, ownStorage } from './activity-presets.js';
@@ -40,22 +41,7 @@ type Part = 'payment' | 'token';
 export async function v2AuthorizeWorkflow(input: V2AuthorizeInput): Promise<V2AuthorizeStatus> {
   const startedAt = new Date(Date.now()).toISOString();
   const flow = trackFlowStatus<V2AuthorizeStatus>(
-    {
-      flow_id: input.flow_id,
-      flow_type: input.flow_type,
-      state: 'AUTHORIZING',
-      merchant_reference: input.merchant_reference,
-      currency: input.currency,
-      next_action: 'wait',
-      ...(input.payment ? { payment: { result: 'PENDING' as const, amount: input.payment.amount } } : {}),
-      ...(input.token ? { customer_token: { result: 'PENDING' as const, scopes: input.token.scopes } } : {}),
-      ...(input.charge ? { token_ref: input.charge.token_ref, customer_present: input.charge.customer_present } : {}),
-      step_ups: 0,
-      ignored_events: 0,
-      decline_context: input.decline_context,
-      started_at: startedAt,
-      updated_at: startedAt,
-    },
+    { ...initialV2AuthorizeStatus(input, startedAt), decline_context: input.decline_context },
     isTerminalV2AuthorizeState,
   );
   const { status } = flow;

@@ -10,6 +10,7 @@ import { getFreePort, waitForPort } from '../../stack/ports.js';
 import { repoRoot } from '../../stack/tool-paths.js';
 import { ephemeralPayloadKeys, formatPayloadKeys } from '../../temporal/payload-codec.js';
 import { eventually, http, simulatorCredentials, tokenizationBody } from '../harness/app-stack.js';
+import { appProcessEnv } from '../../stack/app-process-env.js';
 
 // Metrics and traces of the shipped processes (`npm run worker`, `npm run api`), configured only
 // by environment variables, on the suite's Temporal dev server and FerretDB:
@@ -132,20 +133,17 @@ beforeAll(async () => {
   apiUrl = `http://127.0.0.1:${apiPort}`;
   workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-    TEMPORAL_TASK_QUEUE: `test-observability-${suffix}`,
-    MONGODB_URI: inject('mongoUri'),
-    MONGODB_DATABASE: database,
-    KLARNA_BASE_URL: simulator.url,
-    KLARNA_USERNAME: simulatorCredentials.username,
-    KLARNA_PASSWORD: simulatorCredentials.password,
-    PUBLIC_BASE_URL: apiUrl,
-    CALLBACK_SECRET: callbackSecret,
-    TOKEN_ENCRYPTION_KEY: encryptionKey.toString('base64'),
-    PAYLOAD_ENCRYPTION_KEYS: formatPayloadKeys(ephemeralPayloadKeys()),
-    API_PORT: String(apiPort),
+    ...appProcessEnv({
+      temporalAddress: inject('temporalAddress'),
+      taskQueue: `test-observability-${suffix}`,
+      mongoUri: inject('mongoUri'),
+      database,
+      simulatorUrl: simulator.url,
+      apiPort,
+      callbackSecret,
+      tokenKey: encryptionKey,
+      payloadKeys: formatPayloadKeys(ephemeralPayloadKeys()),
+    }),
     API_AUTH_TOKEN: authToken,
     LOG_LEVEL: 'info',
     WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,

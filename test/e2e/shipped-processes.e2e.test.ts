@@ -10,6 +10,7 @@ import { getFreePort, waitForPort } from '../../stack/ports.js';
 import { repoRoot } from '../../stack/tool-paths.js';
 import { ephemeralPayloadKeys, formatPayloadKeys } from '../../temporal/payload-codec.js';
 import { eventually, http, simulatorCredentials, tokenizationBody } from '../harness/app-stack.js';
+import { appProcessEnv } from '../../stack/app-process-env.js';
 
 // The processes a user runs (`npm run worker`, `npm run api`), configured only by environment
 // variables, on the suite's Temporal dev server and FerretDB: a tokenization over HTTP, then
@@ -53,20 +54,17 @@ beforeAll(async () => {
   const apiPort = await getFreePort();
   apiUrl = `http://127.0.0.1:${apiPort}`;
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-    TEMPORAL_TASK_QUEUE: `test-processes-${suffix}`,
-    MONGODB_URI: inject('mongoUri'),
-    MONGODB_DATABASE: database,
-    KLARNA_BASE_URL: simulator.url,
-    KLARNA_USERNAME: simulatorCredentials.username,
-    KLARNA_PASSWORD: simulatorCredentials.password,
-    PUBLIC_BASE_URL: apiUrl,
-    CALLBACK_SECRET: callbackSecret,
-    TOKEN_ENCRYPTION_KEY: encryptionKey.toString('base64'),
-    PAYLOAD_ENCRYPTION_KEYS: payloadKeys,
-    API_PORT: String(apiPort),
+    ...appProcessEnv({
+      temporalAddress: inject('temporalAddress'),
+      taskQueue: `test-processes-${suffix}`,
+      mongoUri: inject('mongoUri'),
+      database,
+      simulatorUrl: simulator.url,
+      apiPort,
+      callbackSecret,
+      tokenKey: encryptionKey,
+      payloadKeys,
+    }),
     LOG_LEVEL: 'info',
   };
   worker = startProcess('worker/main.ts', env);

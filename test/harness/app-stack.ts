@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { customerTokensRepository } from '../../persistence/customer-tokens-repository.js';
+import { vaultSimulatorToken } from '../../stack/vaulted-token.js';
 import { startInProcessApp, type InProcessApp, type InProcessAppOptions } from '../../stack/in-process-app.js';
 
 export { simulatorCredentials } from '../../stack/in-process-app.js';
@@ -68,22 +67,5 @@ export const tokenizationBody = (merchantReference: string, overrides: object = 
  * flow would have stored it: for tests of what happens after tokenization (charges, subscriptions,
  * step-up). Returns the vault reference and the raw token (for simulator controls only).
  */
-export async function vaultedToken(stack: Pick<AppStack, 'simulatorUrl' | 'vault' | 'mongo'>): Promise<{ tokenRef: string; token: string }> {
-  const made = await http('POST', `${stack.simulatorUrl}/_sim/tokens`, { purchase_country: 'SE', purchase_currency: 'SEK' });
-  if (made.status !== 200) throw new Error(`simulator refused to make a token: ${made.status} ${JSON.stringify(made.body)}`);
-  const token: string = made.body.token_id;
-  const tokenRef = stack.vault.reference(token);
-  await customerTokensRepository(stack.mongo.db).save({
-    _id: tokenRef,
-    flow_id: `tokenize-fixture-${randomUUID()}`,
-    merchant_reference: 'fixture',
-    session_id: 'fixture-session',
-    token: stack.vault.seal(token),
-    token_last4: token.slice(-4),
-    status: 'ACTIVE',
-    purchase_country: 'SE',
-    purchase_currency: 'SEK',
-    created_at: new Date(),
-  });
-  return { tokenRef, token };
-}
+export const vaultedToken = (stack: Pick<AppStack, 'simulatorUrl' | 'vault' | 'mongo'>): Promise<{ tokenRef: string; token: string }> =>
+  vaultSimulatorToken(stack.simulatorUrl, stack.vault, stack.mongo.db);

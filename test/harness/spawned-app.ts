@@ -11,6 +11,7 @@ import { repoRoot } from '../../stack/tool-paths.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys, formatPayloadKeys } from '../../temporal/payload-codec.js';
 import { simulatorCredentials } from './app-stack.js';
 import { waitForWorkerPolling } from './chaos-stack.js';
+import { appProcessEnv } from '../../stack/app-process-env.js';
 
 // The product as it is deployed, on the suite's Temporal dev server and FerretDB: the API and any
 // number of workers as OS processes (`node --import tsx api/main.ts` / `worker/main.ts`,
@@ -81,22 +82,19 @@ export async function startSpawnedApp(options: SpawnedAppOptions): Promise<Spawn
   const apiPort = await getFreePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: temporalAddress,
+    ...appProcessEnv({
+      temporalAddress,
+      taskQueue,
+      mongoUri: inject('mongoUri'),
+      database,
+      simulatorUrl: simulator.url,
+      apiPort,
+      callbackSecret: `cb-${randomBytes(16).toString('hex')}`,
+      tokenKey: encryptionKey,
+      payloadKeys: formatPayloadKeys(payloadKeys),
+    }),
     TEMPORAL_NAMESPACE: 'default',
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    MONGODB_URI: inject('mongoUri'),
-    MONGODB_DATABASE: database,
-    KLARNA_BASE_URL: simulator.url,
-    KLARNA_USERNAME: simulatorCredentials.username,
-    KLARNA_PASSWORD: simulatorCredentials.password,
-    PUBLIC_BASE_URL: apiUrl,
-    CALLBACK_SECRET: `cb-${randomBytes(16).toString('hex')}`,
-    TOKEN_ENCRYPTION_KEY: encryptionKey.toString('base64'),
-    PAYLOAD_ENCRYPTION_KEYS: formatPayloadKeys(payloadKeys),
     API_HOST: '127.0.0.1',
-    API_PORT: String(apiPort),
     LOG_LEVEL: options.logLevel ?? 'warn',
     ...options.env,
   };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Activities } from '../../activities/index.js';
 import type { AuthorizationOrder, BuyAndTokenizeInput, BuyAndTokenizeStatus } from '../../contracts/buy-and-tokenize.js';
 import { buyAndTokenizeStatusQuery } from '../../workflows/definitions.js';
-import { fakeCreatedToken, tokenizeInput } from './tokenize-workflow-fixtures.js';
+import { fakeCreatedToken, recordingCalls, tokenizeInput } from './tokenize-workflow-fixtures.js';
 
 // For orchestration-only runs of the buy-and-tokenize workflow (its tests and the capture of
 // replay histories): fake activities recording each call and every flow state as it was sent.
@@ -51,15 +51,7 @@ export function fakeBuyAndTokenizeActivities(overrides: Partial<FakeBuyAndTokeni
     },
     async markEventsDelivered() {},
   };
-  const activities = Object.fromEntries(
-    Object.entries({ ...base, ...overrides }).map(([name, fn]) => [
-      name,
-      (...args: unknown[]) => {
-        calls.push({ name, args });
-        return (fn as (...a: unknown[]) => unknown)(...args);
-      },
-    ]),
-  );
+  const activities = recordingCalls({ ...base, ...overrides }, calls);
   /** The names of the calls made, in order, without the status writes. */
   const steps = () => calls.map((c) => c.name).filter((n) => n !== 'recordFlowStatus');
   const argsOf = (name: string) => calls.filter((c) => c.name === name).map((c) => c.args[0] as Record<string, any>);

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import type { BuyAndTokenizeInput, BuyAndTokenizeStatus } from '../../contracts/buy-and-tokenize.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
 import { buyAndTokenizeStatusQuery, cancelBuyAndTokenizeUpdate, shopperAuthorizedSignal } from '../../workflows/definitions.js';
@@ -13,33 +12,24 @@ import {
   untilBuyAndTokenizeState,
   type FakeBuyAndTokenizeActivities,
 } from './buy-and-tokenize-workflow-fixtures.js';
-import { startTimeSkipping } from './time-skipping-environment.js';
+import { useTimeSkippingEnvironment } from './time-skipping-environment.js';
 import { fakeCreatedToken, klarnaRefusal } from './tokenize-workflow-fixtures.js';
 
 // Orchestration only, on the time-skipping test server: every terminal path of the buy-and-tokenize
 // saga, each partial outcome with what the saga undoes. Activities are fakes recording their calls.
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
-
-beforeAll(async () => {
-  ({ env, bundle } = await startTimeSkipping(dataConverter));
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const suite = useTimeSkippingEnvironment(dataConverter);
 
 async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `tq-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities, dataConverter });
+  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.bundle, activities, dataConverter });
   return worker.runUntil(fn(taskQueue));
 }
 
 const start = (taskQueue: string, args: BuyAndTokenizeInput) =>
-  env.client.workflow.start('buyAndTokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+  suite.env.client.workflow.start('buyAndTokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
 
 /** Starts a flow, authorizes it once from `source` when it waits, and returns its result. */
 function authorizedFlow(

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import type { Activities } from '../../activities/index.js';
 import type { HppSessionView, StepUpInput, StepUpStatus } from '../../contracts/step-up.js';
 import { stepUpStatusQuery } from '../../workflows/definitions.js';
+import { recordingCalls } from './tokenize-workflow-fixtures.js';
 
 // For orchestration-only runs of the step-up recovery workflow (its tests and the capture of replay
 // histories): fake activities recording each call and every status as stored, and an input.
@@ -51,15 +52,7 @@ export function fakeStepUpActivities(overrides: Partial<FakeStepUpActivities> = 
     },
     async markEventsDelivered() {},
   };
-  const activities = Object.fromEntries(
-    Object.entries({ ...base, ...overrides }).map(([name, fn]) => [
-      name,
-      (...args: unknown[]) => {
-        calls.push({ name, args });
-        return (fn as (...a: unknown[]) => unknown)(...args);
-      },
-    ]),
-  );
+  const activities = recordingCalls({ ...base, ...overrides }, calls);
   return { activities, calls, recorded };
 }
 

@@ -1,40 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import type { HppSessionView, StepUpInput, StepUpStatus } from '../../contracts/step-up.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
 import { cancelStepUpUpdate, hppStatusSignal, shopperAuthorizedSignal } from '../../workflows/definitions.js';
 import { HPP_POLL_FIRST_MS, HPP_POLL_MAX_MS } from '../../workflows/step-up-workflow.js';
 import { fakeStepUpActivities, hppInput, hppView, stepUpInput, untilStepUp } from './step-up-workflow-fixtures.js';
-import { startTimeSkipping } from './time-skipping-environment.js';
+import { useTimeSkippingEnvironment } from './time-skipping-environment.js';
 import { klarnaRefusal } from './tokenize-workflow-fixtures.js';
 
 // Orchestration only: fake activities, time skipped by the Temporal test server (shopper timeout,
 // the authorization's 60 minutes, the HPP session's expiry and the HPP polling back-off).
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
+const suite = useTimeSkippingEnvironment(dataConverter);
 
-beforeAll(async () => {
-  ({ env, bundle } = await startTimeSkipping(dataConverter));
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-type Handle = Awaited<ReturnType<typeof env.client.workflow.start>>;
+type Handle = Awaited<ReturnType<typeof suite.env.client.workflow.start>>;
 
 /** Runs one recovery on a fresh worker: `act` gets the handle once the recovery waits for the shopper. */
 async function run(activities: object, input: StepUpInput, act: (handle: Handle) => Promise<void> = async () => {}): Promise<StepUpStatus> {
   const taskQueue = `tq-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities, dataConverter });
+  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.bundle, activities, dataConverter });
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('stepUpRecoveryWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+    const handle = await suite.env.client.workflow.start('stepUpRecoveryWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
     await untilStepUp(handle, (s) => s.state !== 'CREATING_SESSION', 'the session');
     await act(handle);
     return (await handle.result()) as StepUpStatus;
@@ -120,9 +110,9 @@ describe('step-up recovery workflow, SDK path', () => {
     expect(declined).toMatchObject({ state: 'DECLINED', failure: { kind: 'rejected' } });
     const fake = fakeStepUpActivities({ createStepUpSession: klarnaRefusal({ kind: 'invalid_request', operation: 'create_session', httpStatus: 400, errorCode: 'BAD_VALUE' }) });
     const taskQueue = `tq-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: fake.activities, dataConverter });
+    const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.bundle, activities: fake.activities, dataConverter });
     const input = stepUpInput();
-    const failed = await worker.runUntil(env.client.workflow.execute('stepUpRecoveryWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] }));
+    const failed = await worker.runUntil(suite.env.client.workflow.execute('stepUpRecoveryWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] }));
     expect(failed).toMatchObject({ state: 'FAILED', failure: { kind: 'invalid_request' }, next_action: 'none' });
   });
 

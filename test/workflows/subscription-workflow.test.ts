@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import { localDueDate } from '../../contracts/billing-calendar.js';
 import type { ChargeStatus, PlacedOrder } from '../../contracts/charge.js';
 import type { FlowStatusBase } from '../../contracts/flow-status.js';
@@ -11,24 +10,15 @@ import { klarnaFailureType, type KlarnaErrorKind } from '../../klarna/errors.js'
 import type { PlaceTokenOrderInput } from '../../activities/charge-activities.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
 import { cancelSubscriptionUpdate, changeSubscriptionUpdate, chargeNowUpdate, pauseSubscriptionUpdate, resumeSubscriptionUpdate, subscriptionStatusQuery } from '../../workflows/definitions.js';
-import { startTimeSkipping } from './time-skipping-environment.js';
+import { useTimeSkippingEnvironment } from './time-skipping-environment.js';
 
 // The subscription workflow with the real chargeWorkflow as its child and fake activities
 // (Klarna's token order scripted per charge id). Time is skipped by the Temporal test server:
 // years of renewals take seconds.
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
 const DAY = 86_400_000;
-
-beforeAll(async () => {
-  ({ env, bundle } = await startTimeSkipping(dataConverter));
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const suite = useTimeSkippingEnvironment(dataConverter);
 
 /** What the fake Klarna answers a charge: an order, or a refusal of this kind. */
 type Script = (chargeId: string) => 'ok' | KlarnaErrorKind;
@@ -77,7 +67,7 @@ function fakeActivities(script: Script) {
 }
 
 /** Now on the test server's clock (it runs ahead of the wall clock once a test skipped time). */
-const serverNow = async () => env.currentTimeMs();
+const serverNow = async () => suite.env.currentTimeMs();
 
 function subscriptionInput(overrides: Partial<SubscriptionInput> = {}): SubscriptionInput {
   const key = randomUUID().slice(0, 8);
@@ -103,11 +93,11 @@ function subscriptionInput(overrides: Partial<SubscriptionInput> = {}): Subscrip
 
 async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `tq-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities, dataConverter });
+  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.bundle, activities, dataConverter });
   return worker.runUntil(fn(taskQueue));
 }
 
-type Handle = Awaited<ReturnType<typeof env.client.workflow.start>>;
+type Handle = Awaited<ReturnType<typeof suite.env.client.workflow.start>>;
 async function until(handle: Handle, done: (s: SubscriptionStatus) => boolean, what: string): Promise<SubscriptionStatus> {
   let last: SubscriptionStatus | undefined;
   for (let i = 0; i < 300; i++) {
@@ -125,11 +115,11 @@ describe('subscription workflow', () => {
     // Ends by itself: period 12's token is cancelled at Klarna and the policy cancels the subscription.
     const fake = fakeActivities((id) => (periodIndex(id) >= 12 ? 'token_cancelled' : 'ok'));
     // The test server's clock moves on with every test: the next leap year's 31 January, 09:00 in Stockholm.
-    let year = new Date(await env.currentTimeMs()).getUTCFullYear() + 1;
+    let year = new Date(await suite.env.currentTimeMs()).getUTCFullYear() + 1;
     while (year % 4 !== 0) year++;
     const input = subscriptionInput({ billing_anchor: `${year}-01-31T09:00:00+01:00`, dunning: { retry_after_days: [1, 3, 7], on_exhausted: 'CANCEL' } });
     const result = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+      const handle = await suite.env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
       return (await handle.result()) as SubscriptionStatus;
     });
     expect(result.state).toBe('CANCELLED');
@@ -162,7 +152,7 @@ describe('subscription workflow', () => {
       notify_merchant: true,
     });
     const result = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+      const handle = await suite.env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
       return (await handle.result()) as SubscriptionStatus;
     });
     const p1 = result.periods.find((p) => p.index === 1)!;
@@ -203,7 +193,7 @@ describe('subscription workflow', () => {
     const fake = fakeActivities(() => (dead ? 'token_suspended' : 'ok'));
     const input = subscriptionInput({ billing_anchor: new Date(await serverNow()).toISOString() });
     await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+      const handle = await suite.env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
       const suspended = await until(handle, (s) => s.state === 'SUSPENDED', 'SUSPENDED');
       expect(suspended.periods[0]).toMatchObject({ index: 0, state: 'FAILED', attempts: [{ failure_kind: 'token_suspended' }] });
       expect(suspended.failure?.kind).toBe('token_suspended');
@@ -226,11 +216,11 @@ describe('subscription workflow', () => {
     const fake = fakeActivities(() => 'ok');
     const input = subscriptionInput({ interval: 'DAY', billing_anchor: new Date((await serverNow()) - 60_000).toISOString() });
     const result = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+      const handle = await suite.env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
       await until(handle, (s) => s.periods[0]?.state === 'PAID', 'period 0 paid');
       const paused = await handle.executeUpdate(pauseSubscriptionUpdate, { args: [] });
       expect(paused.state).toBe('PAUSED');
-      await env.sleep(2.5 * DAY);
+      await suite.env.sleep(2.5 * DAY);
       const resumed = await handle.executeUpdate(resumeSubscriptionUpdate, { args: [{}] });
       expect(resumed.state).toBe('ACTIVE');
       expect(resumed.periods.map((p) => [p.index, p.state, p.skip_reason])).toEqual([
@@ -261,7 +251,7 @@ describe('subscription workflow', () => {
       // Started 3 days after its anchor, as after a worker outage: periods 0-3 are due.
       const input = subscriptionInput({ interval: 'DAY', catch_up: policy, billing_anchor: new Date((await serverNow()) - 3 * DAY - 1000).toISOString() });
       const status = await withWorker(fake.activities, async (taskQueue) => {
-        const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+        const handle = await suite.env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
         const s = await until(handle, (x) => x.next_period === 4 && x.periods.every((p) => p.state !== 'CHARGING'), 'periods 0-3 settled');
         await handle.executeUpdate(cancelSubscriptionUpdate, { args: [{}] });
         await handle.result();
@@ -282,9 +272,9 @@ describe('subscription workflow', () => {
       dunning: { retry_after_days: [1], on_exhausted: 'CANCEL' },
     });
     const { result, firstRun } = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+      const handle = await suite.env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
       const r = (await handle.result()) as SubscriptionStatus;
-      return { result: r, firstRun: await env.client.workflow.getHandle(input.flow_id, handle.firstExecutionRunId).fetchHistory() };
+      return { result: r, firstRun: await suite.env.client.workflow.getHandle(input.flow_id, handle.firstExecutionRunId).fetchHistory() };
     });
     expect(result.state).toBe('CANCELLED');
     expect(fake.orders.map((o) => periodIndex(o.charge_id))).toEqual(Array.from({ length: 30 }, (_, n) => n));
@@ -298,7 +288,7 @@ describe('subscription workflow', () => {
     const fake = fakeActivities((id) => (periodIndex(id) >= 2 ? 'token_cancelled' : 'ok'));
     const input = subscriptionInput({ billing_anchor: new Date(await serverNow()).toISOString(), dunning: { retry_after_days: [1], on_exhausted: 'CANCEL' } });
     const result = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+      const handle = await suite.env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
       await until(handle, (s) => s.periods[0]?.state === 'PAID', 'period 0 paid');
       const changed = await handle.executeUpdate(changeSubscriptionUpdate, {
         args: [{ order_amount: 24900, order_lines: [{ type: 'digital', name: 'Coffee, large', quantity: 1, unit_price: 24900, total_amount: 24900 }] }],
@@ -319,9 +309,9 @@ describe('subscription workflow', () => {
     const fake = fakeActivities(() => 'ok');
     const input = subscriptionInput({ billing_anchor: new Date(await serverNow()).toISOString() });
     const result = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+      const handle = await suite.env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
       await until(handle, (s) => s.periods[0]?.state === 'PAID', 'period 0 paid');
-      await env.sleep(10 * DAY);
+      await suite.env.sleep(10 * DAY);
       const cancelled = await handle.executeUpdate(cancelSubscriptionUpdate, { args: [{ cancel_token: true }] });
       expect(cancelled).toMatchObject({ state: 'CANCELLED', token_cancel: 'done' });
       return (await handle.result()) as SubscriptionStatus;
@@ -335,13 +325,13 @@ describe('subscription workflow', () => {
     const fake = fakeActivities((id) => (periodIndex(id) >= 120 ? 'token_cancelled' : 'ok'));
     const input = subscriptionInput({ billing_anchor: new Date((await serverNow()) + DAY).toISOString(), dunning: { retry_after_days: [1, 3, 7], on_exhausted: 'CANCEL' } });
     const { result, runs } = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
+      const handle = await suite.env.client.workflow.start('subscriptionWorkflow', { taskQueue, workflowId: input.flow_id, args: [input] });
       const r = (await handle.result()) as SubscriptionStatus;
       // Follow the chain of runs from the first, counting each run's events.
       const counts: number[] = [];
       let runId: string | undefined = handle.firstExecutionRunId;
       while (runId) {
-        const history: { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null } = await env.client.workflow.getHandle(input.flow_id, runId).fetchHistory();
+        const history: { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null } = await suite.env.client.workflow.getHandle(input.flow_id, runId).fetchHistory();
         const events = history.events ?? [];
         counts.push(events.length);
         const last = events[events.length - 1];

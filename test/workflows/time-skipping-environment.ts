@@ -1,7 +1,7 @@
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { registerSearchAttributes } from '../../temporal/register-search-attributes.js';
 import { bundleWorkflows } from './tokenize-workflow-fixtures.js';
 
@@ -16,4 +16,30 @@ export async function startTimeSkipping(dataConverter: DataConverter): Promise<{
   });
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return { env, bundle: await bundleWorkflows() };
+}
+
+/**
+ * The same for a whole test file: started before its tests, torn down after them. `env` and
+ * `bundle` are there once the tests run.
+ */
+export function useTimeSkippingEnvironment(dataConverter: DataConverter): { readonly env: TestWorkflowEnvironment; readonly bundle: WorkflowBundleWithSourceMap } {
+  let started: { env: TestWorkflowEnvironment; bundle: WorkflowBundleWithSourceMap } | undefined;
+  beforeAll(async () => {
+    started = await startTimeSkipping(dataConverter);
+  }, 120_000);
+  afterAll(async () => {
+    await started?.env.teardown();
+  });
+  const get = () => {
+    if (!started) throw new Error('the time-skipping environment is not started yet (use it inside tests)');
+    return started;
+  };
+  return {
+    get env() {
+      return get().env;
+    },
+    get bundle() {
+      return get().bundle;
+    },
+  };
 }

@@ -46,8 +46,14 @@ export function fakeTokenizeActivities(overrides: Partial<FakeTokenizeActivities
     },
     async markEventsDelivered() {},
   };
-  const activities = Object.fromEntries(
-    Object.entries({ ...base, ...overrides }).map(([name, fn]) => [
+  const activities = recordingCalls({ ...base, ...overrides }, calls);
+  return { activities, calls, recorded };
+}
+
+/** The fake activities, each recording its call (name and arguments) in `calls` before it runs. */
+export function recordingCalls(activities: object, calls: { name: string; args: unknown[] }[]): Record<string, (...args: unknown[]) => unknown> {
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [
       name,
       (...args: unknown[]) => {
         calls.push({ name, args });
@@ -55,7 +61,6 @@ export function fakeTokenizeActivities(overrides: Partial<FakeTokenizeActivities
       },
     ]),
   );
-  return { activities, calls, recorded };
 }
 
 export function tokenizeInput(overrides: Partial<TokenizeInput> = {}): TokenizeInput {

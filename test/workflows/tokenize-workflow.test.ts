@@ -1,33 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import type { TokenizeStatus } from '../../contracts/flow-status.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
 import { shopperAuthorizedSignal, tokenizeStatusQuery } from '../../workflows/definitions.js';
-import { startTimeSkipping } from './time-skipping-environment.js';
+import { useTimeSkippingEnvironment } from './time-skipping-environment.js';
 import { fakeCreatedToken, fakeTokenizeActivities, klarnaRefusal, tokenizeInput, untilState, untilStatus } from './tokenize-workflow-fixtures.js';
 
 // Orchestration only: the activities are fakes recording their calls; time is skipped by the
 // Temporal test server, so 30-minute and 60-minute timers take milliseconds.
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 // As in production: every payload (input, signals, queries, results) goes through the encrypting codec.
 const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
-
-beforeAll(async () => {
-  ({ env, bundle } = await startTimeSkipping(dataConverter));
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const suite = useTimeSkippingEnvironment(dataConverter);
 
 async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `tq-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities, dataConverter });
+  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.bundle, activities, dataConverter });
   return worker.runUntil(fn(taskQueue));
 }
 
@@ -35,7 +25,7 @@ async function withWorker<T>(activities: object, fn: (taskQueue: string) => Prom
 function authorizedFlow(activities: object, source: 'checkout' | 'klarna_callback'): Promise<TokenizeStatus> {
   return withWorker(activities, async (taskQueue) => {
     const args = tokenizeInput();
-    const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+    const handle = await suite.env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
     await untilState(handle, 'AWAITING_AUTHORIZATION');
     await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', source });
     return (await handle.result()) as TokenizeStatus;
@@ -47,7 +37,7 @@ describe('tokenize workflow', () => {
     const fake = fakeTokenizeActivities();
     const result = await withWorker(fake.activities, async (taskQueue) => {
       const args = tokenizeInput();
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      const handle = await suite.env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       await untilState(handle, 'AWAITING_AUTHORIZATION');
       await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', session_id: 'sess-1', source: 'checkout' });
       await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-1', session_id: 'sess-1', source: 'klarna_callback' });
@@ -99,7 +89,7 @@ describe('tokenize workflow', () => {
     });
     const status = await withWorker(fake.activities, async (taskQueue) => {
       const args = tokenizeInput();
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      const handle = await suite.env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       await untilState(handle, 'AWAITING_AUTHORIZATION');
       await handle.signal(shopperAuthorizedSignal, { authorization_token: 'bogus', session_id: 'sess-1', source: 'checkout' });
       // Back to waiting once Klarna refused the bogus one, with the rejection counted (fails when
@@ -128,7 +118,7 @@ describe('tokenize workflow', () => {
     });
     const status = await withWorker(fake.activities, async (taskQueue) => {
       const args = tokenizeInput();
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      const handle = await suite.env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       return (await handle.result()) as TokenizeStatus;
     });
     expect(status.state).toBe('COMPLETED');
@@ -146,7 +136,7 @@ describe('tokenize workflow', () => {
     const fake = fakeTokenizeActivities();
     const status = await withWorker(fake.activities, async (taskQueue) => {
       const args = tokenizeInput();
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      const handle = await suite.env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       await untilState(handle, 'AWAITING_AUTHORIZATION');
       await handle.signal(shopperAuthorizedSignal, { authorization_token: 'auth-x', session_id: 'other-session', source: 'klarna_callback' });
       const s = await handle.query(tokenizeStatusQuery);
@@ -162,10 +152,10 @@ describe('tokenize workflow', () => {
     const fake = fakeTokenizeActivities();
     const result = await withWorker(fake.activities, async (taskQueue) => {
       const args = tokenizeInput({ abandonment_timeout_ms: 30 * 60_000 });
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
-      const before = await env.currentTimeMs();
+      const handle = await suite.env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      const before = await suite.env.currentTimeMs();
       const status = (await handle.result()) as TokenizeStatus;
-      return { status, skippedMs: (await env.currentTimeMs()) - before };
+      return { status, skippedMs: (await suite.env.currentTimeMs()) - before };
     });
     expect(result.status.state).toBe('ABANDONED');
     expect(result.skippedMs).toBeGreaterThanOrEqual(30 * 60_000);
@@ -190,7 +180,7 @@ describe('tokenize workflow', () => {
     const result = await withWorker(fake.activities, async (taskQueue) => {
       // Short enough to pass in real time: time is skipped only while the client waits for a result.
       const args = tokenizeInput({ abandonment_timeout_ms: 1_500 });
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      const handle = await suite.env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       await terminalRecordingStarted;
       // Decided and being stored, not yet shown: the query still says AWAITING_AUTHORIZATION.
       const during = await handle.query(tokenizeStatusQuery);
@@ -269,7 +259,7 @@ describe('tokenize workflow', () => {
     });
     const status = await withWorker(fake.activities, async (taskQueue) => {
       const args = tokenizeInput();
-      const handle = await env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
+      const handle = await suite.env.client.workflow.start('tokenizeWorkflow', { taskQueue, workflowId: args.flow_id, args: [args] });
       return (await handle.result()) as TokenizeStatus;
     });
     expect(status.state).toBe('FAILED');

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities/index.js';
 import type { V2AuthorizeOutcome, V2PaymentRequestSnapshot } from '../../activities/v2-activities.js';
 import type { V2AuthorizeInput, V2AuthorizeStatus, V2PaymentRequestInput, V2PaymentRequestStatus } from '../../contracts/v2.js';
 import { createEncryptionCodec, encryptingDataConverter, ephemeralPayloadKeys } from '../../temporal/payload-codec.js';
 import { v2AuthorizeStatusQuery, v2PaymentRequestEventSignal } from '../../workflows/definitions.js';
-import { startTimeSkipping } from './time-skipping-environment.js';
-import { klarnaRefusal } from './tokenize-workflow-fixtures.js';
+import { useTimeSkippingEnvironment } from './time-skipping-environment.js';
+import { klarnaRefusal, recordingCalls } from './tokenize-workflow-fixtures.js';
 
 // The v2 workflows' timers on the time-skipping test server, with fake activities: the network
 // session token's hour, the payment request's expiry (with reads backing off), the order of
@@ -28,16 +27,8 @@ type V2Fakes = Pick<
   | 'recordFlowStatus'
 >;
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 const dataConverter = encryptingDataConverter(createEncryptionCodec(ephemeralPayloadKeys()));
-
-beforeAll(async () => {
-  ({ env, bundle } = await startTimeSkipping(dataConverter));
-}, 120_000);
-afterAll(async () => {
-  await env?.teardown();
-});
+const suite = useTimeSkippingEnvironment(dataConverter);
 
 /** Workflow time as the activities see it (the test server skips time). */
 const serverNow = () => Context.current().info.currentAttemptScheduledTimestampMs;
@@ -72,15 +63,7 @@ function fakes(overrides: Partial<V2Fakes> = {}) {
     async storeV2NetworkSession() {},
     async recordFlowStatus() {},
   };
-  const activities = Object.fromEntries(
-    Object.entries({ ...base, ...overrides }).map(([name, fn]) => [
-      name,
-      (...args: unknown[]) => {
-        calls.push({ name, args });
-        return (fn as (...a: unknown[]) => unknown)(...args);
-      },
-    ]),
-  );
+  const activities = recordingCalls({ ...base, ...overrides }, calls);
   return { activities, calls, count: (name: string) => calls.filter((c) => c.name === name).length };
 }
 
@@ -106,13 +89,13 @@ const paymentRequestInput = (): V2PaymentRequestInput => ({
   fallback_read_after_ms: 15_000,
 });
 
-type Handle = Awaited<ReturnType<typeof env.client.workflow.start>>;
+type Handle = Awaited<ReturnType<typeof suite.env.client.workflow.start>>;
 
 async function run<T>(workflowType: string, activities: object, input: { flow_id: string }, act: (handle: Handle) => Promise<void> = async () => {}): Promise<T> {
   const taskQueue = `tq-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities, dataConverter });
+  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.bundle, activities, dataConverter });
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(workflowType, { taskQueue, workflowId: input.flow_id, args: [input] });
+    const handle = await suite.env.client.workflow.start(workflowType, { taskQueue, workflowId: input.flow_id, args: [input] });
     await act(handle);
     return (await handle.result()) as T;
   });
