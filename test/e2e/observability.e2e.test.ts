@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -7,10 +6,10 @@ import type { CustomerTokenDocument } from '../../persistence/customer-tokens-re
 import { collections, connectMongo, type Mongo } from '../../persistence/mongo.js';
 import { createTokenVault } from '../../persistence/token-vault.js';
 import { getFreePort, waitForPort } from '../../stack/ports.js';
-import { repoRoot } from '../../stack/tool-paths.js';
 import { ephemeralPayloadKeys, formatPayloadKeys } from '../../temporal/payload-codec.js';
 import { eventually, http, simulatorCredentials, tokenizationBody } from '../harness/app-stack.js';
 import { appProcessEnv } from '../../stack/app-process-env.js';
+import { startLoggedProcess, stopLoggedProcess, type LoggedProcess } from '../harness/logged-process.js';
 
 // Metrics and traces of the shipped processes (`npm run worker`, `npm run api`), configured only
 // by environment variables, on the suite's Temporal dev server and FerretDB:
@@ -20,27 +19,6 @@ import { appProcessEnv } from '../../stack/app-process-env.js';
 //   - metrics: the API's GET /metrics (route histogram by pattern and status) and the worker's
 //     Prometheus endpoint (WORKER_METRICS_ADDRESS: Temporal's temporal_* metrics, flow outcomes).
 
-interface Proc {
-  child: ChildProcess;
-  lines: string[];
-}
-
-function startProcess(entry: string, env: NodeJS.ProcessEnv): Proc {
-  // Node with tsx's loader, not the tsx CLI: one process, so SIGTERM reaches it and it flushes its spans.
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const collect = (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  return { child, lines };
-}
-
-async function stopProcess(proc: Proc | undefined): Promise<number | null> {
-  if (!proc || proc.child.exitCode !== null) return proc?.child.exitCode ?? null;
-  const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)));
-  proc.child.kill('SIGTERM');
-  return exited;
-}
 
 // ---- a minimal OTLP/HTTP (JSON) trace receiver -------------------------------------------------
 
@@ -119,8 +97,8 @@ const authToken = `obs-${randomBytes(16).toString('hex')}`;
 const bearer = { authorization: `Bearer ${authToken}` };
 let simulator: KlarnaSimulator;
 let mongo: Mongo;
-let worker: Proc | undefined;
-let api: Proc | undefined;
+let worker: LoggedProcess | undefined;
+let api: LoggedProcess | undefined;
 let apiUrl: string;
 let workerMetricsUrl: string;
 
@@ -151,8 +129,8 @@ beforeAll(async () => {
     // Export batches every 200 ms instead of 5 s.
     OTEL_BSP_SCHEDULE_DELAY: '200',
   };
-  worker = startProcess('worker/main.ts', env);
-  api = startProcess('api/main.ts', env);
+  worker = startLoggedProcess('worker/main.ts', env);
+  api = startLoggedProcess('api/main.ts', env);
   await waitForPort('127.0.0.1', apiPort, 60_000);
   await waitForPort('127.0.0.1', metricsPort, 60_000);
   // The worker bundles the workflows before it polls; a start before then would wait for it.
@@ -160,7 +138,7 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
-  await Promise.all([stopProcess(api), stopProcess(worker)]);
+  await Promise.all([stopLoggedProcess(api), stopLoggedProcess(worker)]);
   await simulator?.close();
   await mongo?.db.dropDatabase().catch(() => undefined);
   await mongo?.close();
@@ -328,7 +306,7 @@ describe('metrics and traces of the shipped processes', () => {
   });
 
   it('both processes stop cleanly, flushing their spans', async () => {
-    const [apiExit, workerExit] = await Promise.all([stopProcess(api), stopProcess(worker)]);
+    const [apiExit, workerExit] = await Promise.all([stopLoggedProcess(api), stopLoggedProcess(worker)]);
     expect(apiExit).toBe(0);
     expect(workerExit).toBe(0);
   });

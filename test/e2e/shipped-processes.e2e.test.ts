@@ -1,41 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startKlarnaSimulator, type KlarnaSimulator } from '../../klarna-simulator/server.js';
 import type { CustomerTokenDocument } from '../../persistence/customer-tokens-repository.js';
 import { collections, connectMongo, type Mongo } from '../../persistence/mongo.js';
 import { createTokenVault } from '../../persistence/token-vault.js';
 import { getFreePort, waitForPort } from '../../stack/ports.js';
-import { repoRoot } from '../../stack/tool-paths.js';
 import { ephemeralPayloadKeys, formatPayloadKeys } from '../../temporal/payload-codec.js';
 import { eventually, http, simulatorCredentials, tokenizationBody } from '../harness/app-stack.js';
 import { appProcessEnv } from '../../stack/app-process-env.js';
+import { startLoggedProcess, stopLoggedProcess, type LoggedProcess } from '../harness/logged-process.js';
 
 // The processes a user runs (`npm run worker`, `npm run api`), configured only by environment
 // variables, on the suite's Temporal dev server and FerretDB: a tokenization over HTTP, then
 // their logs: structured JSON lines that carry flow ids and never a token or a secret.
 
-interface Proc {
-  child: ChildProcess;
-  lines: string[];
-}
-
-function startProcess(entry: string, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(join(repoRoot, 'node_modules', '.bin', 'tsx'), [entry], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const collect = (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  return { child, lines };
-}
-
-async function stopProcess(proc: Proc | undefined): Promise<number | null> {
-  if (!proc || proc.child.exitCode !== null) return proc?.child.exitCode ?? null;
-  const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)));
-  proc.child.kill('SIGTERM');
-  return exited;
-}
 
 const suffix = randomUUID().slice(0, 8);
 const encryptionKey = randomBytes(32);
@@ -43,8 +21,8 @@ const callbackSecret = `cb-${randomBytes(16).toString('hex')}`;
 const payloadKeys = formatPayloadKeys(ephemeralPayloadKeys());
 let simulator: KlarnaSimulator;
 let mongo: Mongo;
-let worker: Proc | undefined;
-let api: Proc | undefined;
+let worker: LoggedProcess | undefined;
+let api: LoggedProcess | undefined;
 let apiUrl: string;
 
 beforeAll(async () => {
@@ -67,15 +45,15 @@ beforeAll(async () => {
     }),
     LOG_LEVEL: 'info',
   };
-  worker = startProcess('worker/main.ts', env);
-  api = startProcess('api/main.ts', env);
+  worker = startLoggedProcess('worker/main.ts', env, 'tsx-cli');
+  api = startLoggedProcess('api/main.ts', env, 'tsx-cli');
   await waitForPort('127.0.0.1', apiPort, 60_000);
   // The worker bundles the workflows before it polls; a start before then would wait for it.
   await eventually(async () => (worker!.lines.some((l) => l.includes('"state":"RUNNING"')) ? true : undefined), 'the worker to poll', 90_000);
 }, 150_000);
 
 afterAll(async () => {
-  await Promise.all([stopProcess(api), stopProcess(worker)]);
+  await Promise.all([stopLoggedProcess(api), stopLoggedProcess(worker)]);
   await simulator?.close();
   await mongo?.db.dropDatabase().catch(() => undefined);
   await mongo?.close();
@@ -100,7 +78,7 @@ describe('the shipped worker and API processes', () => {
     const customerToken = createTokenVault(encryptionKey).open(tokenDoc!.token);
 
     // Stop both so every line is flushed, and check they stop cleanly.
-    const [apiExit, workerExit] = await Promise.all([stopProcess(api), stopProcess(worker)]);
+    const [apiExit, workerExit] = await Promise.all([stopLoggedProcess(api), stopLoggedProcess(worker)]);
     expect(apiExit).toBe(0);
     expect(workerExit).toBe(0);
 
